@@ -1,0 +1,99 @@
+//! # Sealwire v1: the reference implementation
+//!
+//! X3DH key agreement and the Double Ratchet over X25519, Ed25519,
+//! HKDF/HMAC-SHA256 and ChaCha20-Poly1305, exactly as `SPEC.md` specifies
+//! them byte by byte. Other implementations are checked against this crate
+//! by the `sealwire-conformance` suite.
+//!
+//! ```
+//! use rand_chacha::ChaCha20Rng;
+//! use rand_core::SeedableRng;
+//! use sealwire::{
+//!     initiate_with_rng, respond_with_rng, IdentityKeyPair, InMemoryPreKeyStore,
+//!     OneTimePreKey, PreKeyBundle, SignedPreKey,
+//! };
+//!
+//! let mut rng = ChaCha20Rng::seed_from_u64(7);
+//! let alice = IdentityKeyPair::generate_with_rng(&mut rng);
+//! let bob = IdentityKeyPair::generate_with_rng(&mut rng);
+//!
+//! // Bob publishes a bundle and keeps the private prekeys.
+//! let spk = SignedPreKey::generate_with_rng(1, &bob, &mut rng);
+//! let opk = OneTimePreKey::generate_with_rng(100, &mut rng);
+//! let bundle = PreKeyBundle::new(&bob, &spk, Some(&opk));
+//! let mut store = InMemoryPreKeyStore::new();
+//! store.add_signed_prekey(spk);
+//! store.add_one_time_prekey(opk);
+//!
+//! // Alice starts the session with her first message.
+//! let (mut alice_session, initial) =
+//!     initiate_with_rng(&alice, &PreKeyBundle::from_bytes(&bundle.to_bytes())?, b"hi Bob", &mut rng)?;
+//! let (mut bob_session, first) = respond_with_rng(&bob, &mut store, &initial, &mut rng)?;
+//! assert_eq!(first, b"hi Bob");
+//! assert_eq!(store.one_time_prekeys_len(), 0);
+//!
+//! // Then the ratchet: every message has its own key.
+//! let reply = bob_session.encrypt(b"hi Alice")?;
+//! assert_eq!(reply.len(), b"hi Alice".len() + 57);
+//! assert_eq!(alice_session.decrypt_with_rng(&reply, &mut rng)?, b"hi Alice");
+//! // A replay is refused and changes nothing.
+//! assert_eq!(alice_session.decrypt_with_rng(&reply, &mut rng), Err(sealwire::Error::Duplicate));
+//! # Ok::<(), sealwire::Error>(())
+//! ```
+//!
+//! Every function that draws randomness has a `*_with_rng` form taking any
+//! [`rand_core::CryptoRng`]; the plain form uses the operating system's
+//! generator.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod handshake;
+mod kdf;
+mod keys;
+mod ratchet;
+pub mod seal;
+mod state;
+mod wire;
+
+#[cfg(feature = "test-secrets")]
+pub mod testing;
+
+pub use error::{Error, ErrorClass, HandshakeError, LimitError, StateError, WireError};
+pub use handshake::{
+    InMemoryPreKeyStore, PreKeyBundle, PreKeyStore, initiate, initiate_with_rng, respond,
+    respond_with_rng,
+};
+pub use kdf::{AEAD_KEY_LEN, LABEL_MESSAGE_KEYS, LABEL_ROOT, LABEL_STATE, LABEL_X3DH, NONCE_LEN};
+pub use keys::{
+    ChainKey, IdentityKeyPair, IdentityPublicKey, KEY_LEN, KeyPair, MessageKey, OneTimePreKey,
+    PublicKey, RootKey, SIGNATURE_LEN, SharedKey, SignedPreKey, StorageKey,
+};
+pub use ratchet::{MAX_PREVIOUS_RATCHET_KEYS, MAX_SKIP, MAX_SKIPPED_KEYS, Session};
+pub use seal::{AD_LEN, HEADER_LEN, MAX_PLAINTEXT_LEN, OVERHEAD, TAG_LEN};
+pub use state::{SEALED_STATE_VERSION, STATE_VERSION};
+pub use wire::{
+    BUNDLE_LEN_WITH_OPK, BUNDLE_LEN_WITHOUT_OPK, Header, INITIAL_PREFIX_LEN_WITHOUT_OPK,
+    InitialMessage, MAX_MESSAGE_LEN, RatchetMessage, VERSION,
+};
+
+/// The chain-key step `KDF_CK`: returns the next chain key and the message
+/// key (profile: next = HMAC(ck, 0x02), MK = HMAC(ck, 0x01)).
+pub fn chain_step(chain_key: &ChainKey) -> (ChainKey, MessageKey) {
+    kdf::kdf_ck(chain_key)
+}
+
+/// The root-key step `KDF_RK`: returns the new root key and chain key.
+pub fn root_step(root_key: &RootKey, dh_output: &[u8; KEY_LEN]) -> (RootKey, ChainKey) {
+    kdf::kdf_rk(root_key, dh_output)
+}
+
+/// The operating system's generator, as an infallible [`rand_core::CryptoRng`].
+///
+/// # Panics
+/// Panics if the operating system cannot provide randomness: continuing
+/// without it would be worse.
+pub(crate) fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
