@@ -16,7 +16,7 @@ use crate::error::{Error, HandshakeError};
 use crate::kdf::{kdf_rk, x3dh_shared_key};
 use crate::keys::{
     IdentityKeyPair, IdentityPublicKey, KEY_LEN, KeyPair, OneTimePreKey, PublicKey, RootKey,
-    SIGNATURE_LEN, SignedPreKey,
+    SIGNATURE_LEN, SharedKey, SignedPreKey,
 };
 use crate::ratchet::Session;
 use crate::seal::{AD_LEN, AssociatedData};
@@ -191,6 +191,57 @@ fn associated_data(initiator: &[u8; KEY_LEN], responder: &[u8; KEY_LEN]) -> Asso
     ad
 }
 
+/// X3DH, initiator side, on a verified bundle: returns SK and AD.
+pub(crate) fn initiator_secret(
+    identity: &IdentityKeyPair,
+    their_identity: &IdentityPublicKey,
+    bundle: &PreKeyBundle,
+    ephemeral: &KeyPair,
+) -> Result<(SharedKey, AssociatedData), Error> {
+    let spk = bundle.signed_prekey();
+    // X3DH: DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B),
+    // DH4 = DH(EK_A, OPK_B)
+    let dh1 = identity.dh(spk)?;
+    let dh2 = ephemeral.dh(&their_identity.to_x25519())?;
+    let dh3 = ephemeral.dh(spk)?;
+    let dh4 = match bundle.one_time_prekey() {
+        Some((_, opk)) => Some(ephemeral.dh(opk)?),
+        None => None,
+    };
+    let sk = match &dh4 {
+        Some(dh4) => x3dh_shared_key(&[&dh1, &dh2, &dh3, dh4]),
+        None => x3dh_shared_key(&[&dh1, &dh2, &dh3]),
+    };
+    let ad = associated_data(identity.public().as_bytes(), their_identity.as_bytes());
+    Ok((sk, ad))
+}
+
+/// X3DH, responder side: returns SK and AD.
+pub(crate) fn responder_secret(
+    identity: &IdentityKeyPair,
+    their_identity: &IdentityPublicKey,
+    ephemeral_key: &PublicKey,
+    signed_prekey: &SignedPreKey,
+    one_time_prekey: Option<&OneTimePreKey>,
+) -> Result<(SharedKey, AssociatedData), Error> {
+    let ek = ephemeral_key;
+    // X3DH, responder side: DH1 = DH(SPK_B, IK_A), DH2 = DH(IK_B, EK_A),
+    // DH3 = DH(SPK_B, EK_A), DH4 = DH(OPK_B, EK_A)
+    let dh1 = signed_prekey.key_pair().dh(&their_identity.to_x25519())?;
+    let dh2 = identity.dh(ek)?;
+    let dh3 = signed_prekey.key_pair().dh(ek)?;
+    let dh4 = match one_time_prekey {
+        Some(opk) => Some(opk.key_pair().dh(ek)?),
+        None => None,
+    };
+    let sk = match &dh4 {
+        Some(dh4) => x3dh_shared_key(&[&dh1, &dh2, &dh3, dh4]),
+        None => x3dh_shared_key(&[&dh1, &dh2, &dh3]),
+    };
+    let ad = associated_data(their_identity.as_bytes(), identity.public().as_bytes());
+    Ok((sk, ad))
+}
+
 /// Starts a session with the owner of `bundle` and encrypts the first
 /// message, using the operating system's generator.
 pub fn initiate(
@@ -217,21 +268,7 @@ pub fn initiate_with_rng<R: CryptoRng + ?Sized>(
     let spk = bundle.signed_prekey();
     let ephemeral = KeyPair::generate_with_rng(rng);
     let ratchet = KeyPair::generate_with_rng(rng);
-
-    // X3DH: DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B),
-    // DH4 = DH(EK_A, OPK_B)
-    let dh1 = identity.dh(spk)?;
-    let dh2 = ephemeral.dh(&their_identity.to_x25519())?;
-    let dh3 = ephemeral.dh(spk)?;
-    let dh4 = match bundle.one_time_prekey() {
-        Some((_, opk)) => Some(ephemeral.dh(opk)?),
-        None => None,
-    };
-    let sk = match &dh4 {
-        Some(dh4) => x3dh_shared_key(&[&dh1, &dh2, &dh3, dh4]),
-        None => x3dh_shared_key(&[&dh1, &dh2, &dh3]),
-    };
-    let ad = associated_data(identity.public().as_bytes(), their_identity.as_bytes());
+    let (sk, ad) = initiator_secret(identity, &their_identity, bundle, &ephemeral)?;
 
     // Double Ratchet: RK, CKs = KDF_RK(SK, DH(DHs, SPK_B)); DHr = SPK_B
     let first_dh = ratchet.dh(spk)?;
@@ -283,22 +320,7 @@ pub fn respond_with_rng<S: PreKeyStore + ?Sized, R: CryptoRng + ?Sized>(
         ),
         None => None,
     };
-    let ek = &initial.ephemeral_key;
-
-    // X3DH, responder side: DH1 = DH(SPK_B, IK_A), DH2 = DH(IK_B, EK_A),
-    // DH3 = DH(SPK_B, EK_A), DH4 = DH(OPK_B, EK_A)
-    let dh1 = spk.key_pair().dh(&their_identity.to_x25519())?;
-    let dh2 = identity.dh(ek)?;
-    let dh3 = spk.key_pair().dh(ek)?;
-    let dh4 = match opk {
-        Some(opk) => Some(opk.key_pair().dh(ek)?),
-        None => None,
-    };
-    let sk = match &dh4 {
-        Some(dh4) => x3dh_shared_key(&[&dh1, &dh2, &dh3, dh4]),
-        None => x3dh_shared_key(&[&dh1, &dh2, &dh3]),
-    };
-    let ad = associated_data(their_identity.as_bytes(), identity.public().as_bytes());
+    let (sk, ad) = responder_secret(identity, &their_identity, &initial.ephemeral_key, spk, opk)?;
 
     // Double Ratchet: DHs = SPK_B, RK = SK; the first receive ratchets.
     let mut session = Session::responder(ad, RootKey::from_bytes(sk.0), spk.key_pair().clone());

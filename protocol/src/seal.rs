@@ -36,6 +36,17 @@ pub const MAX_PLAINTEXT_LEN: usize = 1 << 20;
 /// initiator first.
 pub type AssociatedData = [u8; AD_LEN];
 
+/// The AEAD key and nonce of a message key:
+/// `key || nonce = HKDF(0x00*32, MK, "Sealwire MessageKeys v1", 44)`.
+pub fn message_key_material(
+    mk: &MessageKey,
+) -> (
+    zeroize::Zeroizing<[u8; kdf::AEAD_KEY_LEN]>,
+    [u8; kdf::NONCE_LEN],
+) {
+    kdf::message_keys(mk)
+}
+
 fn cipher_for(mk: &MessageKey) -> (ChaCha20Poly1305, Nonce) {
     let (key, nonce) = kdf::message_keys(mk);
     let cipher = ChaCha20Poly1305::new(&Key::from(*key));

@@ -66,3 +66,34 @@ pub fn session_secrets(session: &Session) -> Vec<Zeroizing<[u8; KEY_LEN]>> {
     }
     out
 }
+
+/// X3DH as the initiator with an explicit ephemeral key: `(SK, AD)`.
+/// The bundle is verified first.
+pub fn x3dh_initiator(
+    identity: &IdentityKeyPair,
+    bundle: &crate::PreKeyBundle,
+    ephemeral: &KeyPair,
+) -> Result<([u8; KEY_LEN], [u8; crate::AD_LEN]), crate::Error> {
+    let their = bundle.verify()?;
+    let (sk, ad) = crate::handshake::initiator_secret(identity, &their, bundle, ephemeral)?;
+    Ok((sk.0, ad))
+}
+
+/// X3DH as the responder: `(SK, AD)`.
+pub fn x3dh_responder(
+    identity: &IdentityKeyPair,
+    initiator_identity: &[u8; KEY_LEN],
+    ephemeral_key: &crate::PublicKey,
+    signed_prekey: &crate::SignedPreKey,
+    one_time_prekey: Option<&crate::OneTimePreKey>,
+) -> Result<([u8; KEY_LEN], [u8; crate::AD_LEN]), crate::Error> {
+    let their = crate::IdentityPublicKey::from_bytes(*initiator_identity)?;
+    let (sk, ad) = crate::handshake::responder_secret(
+        identity,
+        &their,
+        ephemeral_key,
+        signed_prekey,
+        one_time_prekey,
+    )?;
+    Ok((sk.0, ad))
+}
