@@ -1,0 +1,14 @@
+//! # sealwire-conformance
+//!
+//! Conformance vectors for Sealwire v1, the generator that rebuilds them
+//! from fixed seeds, and the runner that checks any implementation against
+//! them, in process or over the JSON-lines adapter protocol
+//! (`conformance/ADAPTER.md`).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod hex;
+pub mod implementation;
+pub mod protocol;
+pub mod schema;
