@@ -23,7 +23,7 @@ use crate::seal::{self, AssociatedData, MAX_PLAINTEXT_LEN, OVERHEAD};
 use crate::wire::{Header, RatchetMessage};
 
 pub use skipped::MAX_SKIPPED_KEYS;
-pub(crate) use skipped::{SkippedKey, SkippedKeys};
+pub(crate) use skipped::{SkippedKey, SkippedKeys, reserve_wiping};
 
 /// A message that would need more than this many keys skipped in one chain
 /// is rejected; exactly this many is accepted.
@@ -332,7 +332,8 @@ impl Session {
             }
             self.previous_ratchet_keys.push_back(key);
         }
-        self.skipped.extend(pending.new_skipped);
+        // Copies the new keys in; `pending` then wipes its own on drop.
+        self.skipped.extend_from(&pending.new_skipped);
     }
 }
 
@@ -353,7 +354,7 @@ fn skip_until(
     if requested > u64::from(MAX_SKIP) {
         return Err(LimitError::TooManySkipped { requested }.into());
     }
-    out.reserve(requested as usize);
+    reserve_wiping(out, requested as usize);
     while receiving.n < until {
         let (next, message_key) = kdf_ck(chain);
         *chain = next;

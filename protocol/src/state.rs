@@ -19,7 +19,7 @@
 //! store it only sealed ([`Session::seal_state_with_rng`]); the plain form
 //! exists for tests, vectors and callers with their own encrypted storage.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
@@ -155,16 +155,16 @@ impl Session {
         if !r.is_empty() {
             return Err(StateError::TrailingBytes.into());
         }
-        let mut skipped = SkippedKeys::default();
-        for entry in entries {
-            if skipped
-                .position(&entry.ratchet_key, entry.message_number)
-                .is_some()
-            {
-                return Err(StateError::Corrupted("duplicate skipped key").into());
-            }
-            skipped.extend([entry]);
+        let mut seen = HashSet::with_capacity(entries.len());
+        if !entries
+            .iter()
+            .all(|e| seen.insert((e.ratchet_key, e.message_number)))
+        {
+            return Err(StateError::Corrupted("duplicate skipped key").into());
         }
+        let mut skipped = SkippedKeys::default();
+        // Copies the keys in; `entries` wipes its own when dropped.
+        skipped.extend_from(&entries);
         Ok(Self {
             ad,
             root,

@@ -1,7 +1,14 @@
 //! The skipped-message-key store: keys of messages not yet received, kept
 //! for out-of-order delivery, bounded, evicting the oldest first.
+//!
+//! Secret hygiene: a `Vec` that reallocates, or an element moved out of it,
+//! leaves a byte copy of the key in memory that is freed or reused without
+//! being wiped. So this module never lets a container of keys reallocate on
+//! its own ([`reserve_wiping`] copies into a new buffer and wipes the old
+//! one), never moves a key out of a container, and wipes a key in place
+//! before its slot is given up.
 
-use std::collections::VecDeque;
+use zeroize::Zeroize;
 
 use crate::keys::{MessageKey, PublicKey};
 
@@ -16,10 +23,25 @@ pub(crate) struct SkippedKey {
     pub(crate) message_key: MessageKey,
 }
 
-/// Skipped message keys in insertion order (oldest at the front).
+/// Makes room for `additional` more keys in `keys` without a reallocation
+/// that would leave unwiped copies behind: when the capacity is short, the
+/// keys are cloned into a new buffer and the old buffer is dropped in place,
+/// which wipes every key in it before it is freed.
+pub(crate) fn reserve_wiping(keys: &mut Vec<SkippedKey>, additional: usize) {
+    let needed = keys.len() + additional;
+    if keys.capacity() >= needed {
+        return;
+    }
+    let mut grown = Vec::with_capacity(needed.max(keys.capacity() * 2));
+    grown.extend(keys.iter().cloned());
+    // Dropping the old vector drops (wipes) each key where it lies.
+    *keys = grown;
+}
+
+/// Skipped message keys in insertion order (oldest first).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SkippedKeys {
-    entries: VecDeque<SkippedKey>,
+    entries: Vec<SkippedKey>,
 }
 
 impl SkippedKeys {
@@ -38,19 +60,37 @@ impl SkippedKeys {
         self.entries.get(index)
     }
 
-    /// Deletes the entry at `index` (a used key); dropping it zeroizes MK.
-    pub(crate) fn remove(&mut self, index: usize) {
-        self.entries.remove(index);
+    /// Deletes the entries `0..count` (wiped in place first), keeping order.
+    fn remove_front(&mut self, count: usize) {
+        let count = count.min(self.entries.len());
+        for entry in &mut self.entries[..count] {
+            entry.message_key.zeroize();
+        }
+        // An in-place permutation: no key is copied out of the buffer.
+        self.entries.rotate_left(count);
+        let keep = self.entries.len() - count;
+        self.entries.truncate(keep);
     }
 
-    /// Appends keys, newest last, evicting from the front past the cap.
-    pub(crate) fn extend(&mut self, keys: impl IntoIterator<Item = SkippedKey>) {
-        for key in keys {
-            if self.entries.len() == MAX_SKIPPED_KEYS {
-                self.entries.pop_front();
-            }
-            self.entries.push_back(key);
+    /// Deletes the entry at `index` (a used key), wiping it first.
+    pub(crate) fn remove(&mut self, index: usize) {
+        if index >= self.entries.len() {
+            return;
         }
+        self.entries[index].message_key.zeroize();
+        self.entries[index..].rotate_left(1);
+        self.entries.truncate(self.entries.len() - 1);
+    }
+
+    /// Appends copies of `keys`, newest last, evicting the oldest entries
+    /// past [`MAX_SKIPPED_KEYS`]. The caller's keys stay where they are (and
+    /// are wiped when the caller drops them).
+    pub(crate) fn extend_from(&mut self, keys: &[SkippedKey]) {
+        let keys = &keys[keys.len().saturating_sub(MAX_SKIPPED_KEYS)..];
+        let overflow = (self.entries.len() + keys.len()).saturating_sub(MAX_SKIPPED_KEYS);
+        self.remove_front(overflow);
+        reserve_wiping(&mut self.entries, keys.len());
+        self.entries.extend(keys.iter().cloned());
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &SkippedKey> {
@@ -73,7 +113,9 @@ mod tests {
     #[test]
     fn evicts_oldest_first_at_the_cap() {
         let mut store = SkippedKeys::default();
-        store.extend((0..MAX_SKIPPED_KEYS as u32 + 5).map(key));
+        let batch: Vec<_> = (0..MAX_SKIPPED_KEYS as u32 + 5).map(key).collect();
+        store.extend_from(&batch[..10]);
+        store.extend_from(&batch[10..]);
         assert_eq!(store.len(), MAX_SKIPPED_KEYS);
         let rk = PublicKey::from_bytes([1; 32]);
         for n in 0..5 {
@@ -84,6 +126,40 @@ mod tests {
         assert_eq!(store.position(&rk, last), Some(MAX_SKIPPED_KEYS - 1));
         store.remove(0);
         assert_eq!(store.position(&rk, 5), None);
+        assert_eq!(store.position(&rk, 6), Some(0));
         assert_eq!(store.len(), MAX_SKIPPED_KEYS - 1);
+    }
+
+    #[test]
+    fn remove_keeps_insertion_order() {
+        let mut store = SkippedKeys::default();
+        let batch: Vec<_> = (0..5).map(key).collect();
+        store.extend_from(&batch);
+        store.remove(2);
+        let order: Vec<u32> = store.iter().map(|e| e.message_number).collect();
+        assert_eq!(order, vec![0, 1, 3, 4]);
+        store.remove(10);
+        assert_eq!(store.len(), 4);
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_cap_keeps_its_newest_keys() {
+        let mut store = SkippedKeys::default();
+        store.extend_from(&[key(100_000)]);
+        let batch: Vec<_> = (0..MAX_SKIPPED_KEYS as u32 + 1).map(key).collect();
+        store.extend_from(&batch);
+        assert_eq!(store.len(), MAX_SKIPPED_KEYS);
+        let first = store.iter().next().map(|e| e.message_number);
+        assert_eq!(first, Some(1));
+    }
+
+    #[test]
+    fn reserve_wiping_keeps_contents() {
+        let mut keys = Vec::with_capacity(1);
+        keys.push(key(1));
+        reserve_wiping(&mut keys, 10);
+        assert!(keys.capacity() >= 11);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].message_number, 1);
     }
 }
