@@ -90,7 +90,10 @@ fn full_skipped_key_store_evicts_oldest_first_and_never_exceeds_its_cap() {
     let seed = 103;
     let mut p = pair(seed, true);
     let check_cap = |s: &Session, ctx: &str| {
-        assert!(s.skipped_keys_len() <= MAX_SKIPPED_KEYS, "seed {seed}: {ctx}");
+        assert!(
+            s.skipped_keys_len() <= MAX_SKIPPED_KEYS,
+            "seed {seed}: {ctx}"
+        );
     };
     // Chain A1: N = 1..=1000 skipped (stored oldest), N = 1001 delivered.
     let a1 = send_many(&mut p.alice, "a1", MAX_SKIP + 1);
@@ -120,7 +123,11 @@ fn full_skipped_key_store_evicts_oldest_first_and_never_exceeds_its_cap() {
         assert_eq!(open(&mut p.bob, msg, &mut p.rng, &ctx), text.as_bytes());
         check_cap(&p.bob, &ctx);
     }
-    assert_eq!(p.bob.skipped_keys_len(), MAX_SKIPPED_KEYS - 3, "seed {seed}");
+    assert_eq!(
+        p.bob.skipped_keys_len(),
+        MAX_SKIPPED_KEYS - 3,
+        "seed {seed}"
+    );
 
     // One big skip into a full store evicts exactly as many as it adds.
     let a3_more = send_many(&mut p.alice, "a3+", MAX_SKIP);
@@ -181,7 +188,11 @@ fn sending_counter_exhaustion_is_a_ratchet_limit_and_changes_nothing() {
     );
     let mut buf = [0u8; 64];
     assert_eq!(
-        alice.encrypt_into(b"x", &mut buf).unwrap_err().class().as_str(),
+        alice
+            .encrypt_into(b"x", &mut buf)
+            .unwrap_err()
+            .class()
+            .as_str(),
         "ratchet_limit"
     );
     assert!(snapshot(&alice) == before, "seed {seed}: state changed");

@@ -16,7 +16,9 @@ struct Delivered {
 }
 
 fn header_of(msg: &[u8]) -> sealwire::Header {
-    RatchetMessage::decode(msg).expect("own message decodes").header
+    RatchetMessage::decode(msg)
+        .expect("own message decodes")
+        .header
 }
 
 /// Several turns each way; checks the plaintexts and the header fields
@@ -30,9 +32,13 @@ fn conversation(seed: u64, with_opk: bool) {
     let (mut alice, initial) =
         initiate_with_rng(&alice_id, &bob_party.bundle, b"turn 0 from alice", &mut rng)
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    let (mut bob, first) =
-        respond_with_rng(&bob_party.identity, &mut bob_party.store, &initial, &mut rng)
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let (mut bob, first) = respond_with_rng(
+        &bob_party.identity,
+        &mut bob_party.store,
+        &initial,
+        &mut rng,
+    )
+    .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     assert_eq!(first, b"turn 0 from alice", "seed {seed}");
     assert_eq!(
         bob_party.store.one_time_prekeys_len(),
@@ -95,7 +101,10 @@ fn conversation(seed: u64, with_opk: bool) {
     }
     // The sessions still work after all the replays.
     let last = alice.encrypt(b"after the replays").expect("encrypt");
-    assert_eq!(open(&mut bob, &last, &mut rng, "final"), b"after the replays");
+    assert_eq!(
+        open(&mut bob, &last, &mut rng, "final"),
+        b"after the replays"
+    );
 }
 
 #[test]

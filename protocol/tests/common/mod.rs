@@ -116,9 +116,8 @@ pub(crate) fn pair(seed: u64, with_opk: bool) -> Pair {
     let mut bob = responder(&mut rng, with_opk);
     let (alice, initial) = initiate_with_rng(&alice_identity, &bob.bundle, b"first", &mut rng)
         .unwrap_or_else(|e| panic!("seed {seed}: initiate failed: {e}"));
-    let (bob_session, first) =
-        respond_with_rng(&bob.identity, &mut bob.store, &initial, &mut rng)
-            .unwrap_or_else(|e| panic!("seed {seed}: respond failed: {e}"));
+    let (bob_session, first) = respond_with_rng(&bob.identity, &mut bob.store, &initial, &mut rng)
+        .unwrap_or_else(|e| panic!("seed {seed}: respond failed: {e}"));
     assert_eq!(first, b"first", "seed {seed}");
     Pair {
         seed,
