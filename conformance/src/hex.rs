@@ -101,7 +101,7 @@ pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
         }
     }
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(HexError::OddLength);
     }
     s.chunks_exact(2)

@@ -11,4 +11,5 @@
 pub mod hex;
 pub mod implementation;
 pub mod protocol;
+pub mod reference;
 pub mod schema;
