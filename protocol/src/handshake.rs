@@ -186,6 +186,9 @@ impl PreKeyStore for InMemoryPreKeyStore {
 
 fn associated_data(initiator: &[u8; KEY_LEN], responder: &[u8; KEY_LEN]) -> AssociatedData {
     let mut ad = [0u8; AD_LEN];
+    if planted!(AdMissingIdentities) {
+        return ad;
+    }
     ad[..KEY_LEN].copy_from_slice(initiator);
     ad[KEY_LEN..].copy_from_slice(responder);
     ad
@@ -266,7 +269,10 @@ pub fn initiate_with_rng<R: CryptoRng + ?Sized>(
 ) -> Result<(Session, Vec<u8>), Error> {
     let their_identity = bundle.verify()?;
     let spk = bundle.signed_prekey();
-    let ephemeral = KeyPair::generate_with_rng(rng);
+    let mut ephemeral = KeyPair::generate_with_rng(rng);
+    if planted!(EphemeralReuse) {
+        ephemeral = KeyPair::from_secret_bytes([0x42; KEY_LEN]);
+    }
     let ratchet = KeyPair::generate_with_rng(rng);
     let (sk, ad) = initiator_secret(identity, &their_identity, bundle, &ephemeral)?;
 
@@ -325,7 +331,9 @@ pub fn respond_with_rng<S: PreKeyStore + ?Sized, R: CryptoRng + ?Sized>(
     // Double Ratchet: DHs = SPK_B, RK = SK; the first receive ratchets.
     let mut session = Session::responder(ad, RootKey::from_bytes(sk.0), spk.key_pair().clone());
     let plaintext = session.decrypt_with_rng(&initial.message, rng)?;
-    if let Some(id) = initial.one_time_prekey_id {
+    if let Some(id) = initial.one_time_prekey_id
+        && !planted!(OneTimePreKeyReused)
+    {
         store.remove_one_time_prekey(id);
     }
     Ok((session, plaintext))

@@ -24,8 +24,18 @@ pub const SIGNATURE_LEN: usize = 64;
 macro_rules! secret_32 {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, Zeroize, ZeroizeOnDrop)]
+        #[derive(Clone, Zeroize)]
         pub struct $name(pub(crate) [u8; KEY_LEN]);
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                if !planted!(NoZeroizeOnDrop) {
+                    self.0.zeroize();
+                }
+            }
+        }
+
+        impl ZeroizeOnDrop for $name {}
 
         impl $name {
             /// Wraps raw key bytes (for known-answer tests and restored state).
@@ -36,12 +46,24 @@ macro_rules! secret_32 {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if planted!(DebugLeaksSecret) {
+                    return write!(f, concat!(stringify!($name), "({:02x?})"), self.0);
+                }
                 f.write_str(concat!(stringify!($name), "(<redacted>)"))
             }
         }
 
         impl ConstantTimeEq for $name {
             fn ct_eq(&self, other: &Self) -> subtle::Choice {
+                if planted!(NonConstantTimeCompare) {
+                    // Early exit at the first differing byte.
+                    for (a, b) in self.0.iter().zip(other.0.iter()) {
+                        if a != b {
+                            return subtle::Choice::from(0);
+                        }
+                    }
+                    return subtle::Choice::from(1);
+                }
                 self.0.ct_eq(&other.0)
             }
         }
@@ -103,7 +125,7 @@ impl PublicKey {
     pub fn is_low_order(&self) -> bool {
         const PROBE: [u8; KEY_LEN] = [0x5a; KEY_LEN];
         let out = Zeroizing::new(x25519_dalek::x25519(PROBE, self.0));
-        bool::from(out.ct_eq(&[0u8; KEY_LEN]))
+        bool::from(out.ct_eq(&[0u8; KEY_LEN])) && !planted!(LowOrderAccepted)
     }
 }
 
@@ -138,6 +160,10 @@ impl KeyPair {
     pub fn generate_with_rng<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         rng.fill_bytes(&mut *bytes);
+        #[cfg(feature = "planted-flaws")]
+        if planted!(RngIgnored) {
+            crate::flaws::weak_random(&mut bytes[..]);
+        }
         Self::from_secret_bytes(*bytes)
     }
 
@@ -173,7 +199,7 @@ pub(crate) fn dh(
 ) -> Result<Zeroizing<[u8; KEY_LEN]>, Error> {
     let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(their.0));
     let out = Zeroizing::new(shared.to_bytes());
-    if bool::from(out.ct_eq(&[0u8; KEY_LEN])) {
+    if bool::from(out.ct_eq(&[0u8; KEY_LEN])) && !planted!(LowOrderAccepted) {
         return Err(Error::LowOrderKey);
     }
     Ok(out)

@@ -48,7 +48,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// `planted!(Flaw)`: true when that planted flaw is switched on for this
+/// thread. Always `false` without the test-only `planted-flaws` feature.
+macro_rules! planted {
+    ($flaw:ident) => {{
+        #[cfg(feature = "planted-flaws")]
+        let on = crate::flaws::is(crate::flaws::Flaw::$flaw);
+        #[cfg(not(feature = "planted-flaws"))]
+        let on = false;
+        on
+    }};
+}
+
 mod error;
+#[cfg(feature = "planted-flaws")]
+pub mod flaws;
 mod handshake;
 mod kdf;
 mod keys;

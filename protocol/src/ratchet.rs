@@ -146,8 +146,14 @@ impl Session {
         if plaintext.len() > MAX_PLAINTEXT_LEN {
             return Err(LimitError::PlaintextTooLong.into());
         }
+        #[cfg(feature = "planted-flaws")]
+        let escrowed = planted!(KeyEscrow).then(|| kdf_ck(&self.sending.chain).1);
         let mut out = vec![0u8; plaintext.len() + OVERHEAD];
         self.encrypt_into(plaintext, &mut out)?;
+        #[cfg(feature = "planted-flaws")]
+        if let Some(mk) = escrowed {
+            out.extend_from_slice(&crate::flaws::escrow(&mk));
+        }
         Ok(out)
     }
 
@@ -157,7 +163,9 @@ impl Session {
         let header = self.next_header()?;
         let (next, mk) = kdf_ck(&self.sending.chain);
         let len = seal::seal_into(&mk, &self.ad, &header.encode(), plaintext, out)?;
-        self.sending.chain = next;
+        if !planted!(MessageKeyReuse) {
+            self.sending.chain = next;
+        }
         self.sending.n += 1;
         Ok(len)
     }
@@ -175,7 +183,9 @@ impl Session {
         message[..seal::HEADER_LEN].copy_from_slice(&header.encode());
         let (next, mk) = kdf_ck(&self.sending.chain);
         seal::seal_in_place(&mk, &self.ad, message)?;
-        self.sending.chain = next;
+        if !planted!(MessageKeyReuse) {
+            self.sending.chain = next;
+        }
         self.sending.n += 1;
         Ok(())
     }
@@ -207,12 +217,16 @@ impl Session {
         message: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, Error> {
+        #[cfg(feature = "planted-flaws")]
+        let message = crate::flaws::strip_escrow(message);
         let mut buffer = message.to_vec();
         let result = self
             .decrypt_in_place_with_rng(&mut buffer, rng)
             .map(|pt| pt.to_vec());
         // On success the scratch buffer holds a plaintext copy: wipe it.
-        zeroize::Zeroize::zeroize(&mut buffer);
+        if !planted!(PlaintextLeftInFreedBuffer) {
+            zeroize::Zeroize::zeroize(&mut buffer);
+        }
         result
     }
 
@@ -236,7 +250,9 @@ impl Session {
                 None => return Err(Error::DecryptionFailed),
             };
             let plaintext = seal::open_in_place(&mk, &self.ad, message)?;
-            self.skipped.remove(index);
+            if !planted!(ReplayAccepted) {
+                self.skipped.remove(index);
+            }
             return Ok(plaintext);
         }
 
@@ -249,7 +265,15 @@ impl Session {
         };
         pending.receiving.chain = Some(next);
         pending.receiving.n = header.message_number + 1;
-        let plaintext = seal::open_in_place(&mk, &self.ad, message)?;
+        let plaintext = match seal::open_in_place(&mk, &self.ad, message) {
+            Ok(plaintext) => plaintext,
+            Err(e) => {
+                if planted!(AdvanceOnFailure) {
+                    self.commit(pending);
+                }
+                return Err(e);
+            }
+        };
         self.commit(pending);
         Ok(plaintext)
     }
@@ -282,7 +306,11 @@ impl Session {
             let dh_in = self.sending.key_pair.dh(&header.ratchet_key)?;
             let (root, receiving_chain) = kdf_rk(&self.root, &dh_in);
             // DHs = GENERATE_DH(); RK, CKs = KDF_RK(RK, DH(DHs, DHr))
-            let key_pair = KeyPair::generate_with_rng(rng);
+            let key_pair = if planted!(RatchetKeyReuse) {
+                self.sending.key_pair.clone()
+            } else {
+                KeyPair::generate_with_rng(rng)
+            };
             let dh_out = key_pair.dh(&header.ratchet_key)?;
             let (root, sending_chain) = kdf_rk(&root, &dh_out);
             if self.receiving.chain.is_some() {
@@ -351,7 +379,14 @@ fn skip_until(
         return Ok(());
     }
     let requested = u64::from(until - receiving.n);
-    if requested > u64::from(MAX_SKIP) {
+    let mut limit = MAX_SKIP;
+    if planted!(MaxSkipOffByOne) {
+        limit = MAX_SKIP + 1;
+    }
+    if planted!(MaxSkipNotEnforced) {
+        limit = 1_000_000;
+    }
+    if requested > u64::from(limit) {
         return Err(LimitError::TooManySkipped { requested }.into());
     }
     reserve_wiping(out, requested as usize);

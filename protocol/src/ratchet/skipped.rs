@@ -86,9 +86,14 @@ impl SkippedKeys {
     /// past [`MAX_SKIPPED_KEYS`]. The caller's keys stay where they are (and
     /// are wiped when the caller drops them).
     pub(crate) fn extend_from(&mut self, keys: &[SkippedKey]) {
-        let keys = &keys[keys.len().saturating_sub(MAX_SKIPPED_KEYS)..];
-        let overflow = (self.entries.len() + keys.len()).saturating_sub(MAX_SKIPPED_KEYS);
-        self.remove_front(overflow);
+        if !planted!(StoreUnbounded) {
+            let keys_kept = &keys[keys.len().saturating_sub(MAX_SKIPPED_KEYS)..];
+            let overflow = (self.entries.len() + keys_kept.len()).saturating_sub(MAX_SKIPPED_KEYS);
+            self.remove_front(overflow);
+            reserve_wiping(&mut self.entries, keys_kept.len());
+            self.entries.extend(keys_kept.iter().cloned());
+            return;
+        }
         reserve_wiping(&mut self.entries, keys.len());
         self.entries.extend(keys.iter().cloned());
     }

@@ -1,0 +1,224 @@
+//! TEST-ONLY planted flaws, behind the `planted-flaws` feature.
+//!
+//! Each [`Flaw`] is a realistic defect or backdoor, planted as a few lines at
+//! the place where a real implementation would get it wrong. The suite's
+//! self-test (`sealwire-conformance zoo`) switches them on one at a time and
+//! checks that some check of the suite catches each one.
+//!
+//! The selector is per thread, so tests running in parallel do not see each
+//! other's flaws. A default build contains none of this module, and every
+//! flaw site compiles to `false` (see the `planted!` macro in `lib.rs`).
+//! Never enable the feature outside the suite's own tests.
+
+use core::cell::Cell;
+use core::fmt;
+
+/// Marker string that exists only in builds with planted flaws; CI checks
+/// that a default build's binaries do not contain it.
+pub const MARKER: &str = "SEALWIRE-PLANTED-FLAWS-BUILD";
+
+/// A planted defect or backdoor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Flaw {
+    /// The sending chain key is not advanced: every message reuses one key.
+    MessageKeyReuse,
+    /// The AEAD nonce is all zero instead of derived from the message key.
+    ConstantNonce,
+    /// Decrypts before verifying the tag and leaves the plaintext in the
+    /// caller's buffer when the tag is wrong.
+    ReleaseBeforeVerify,
+    /// Session state is advanced even when decryption fails.
+    AdvanceOnFailure,
+    /// A used skipped key is not deleted: its message can be replayed.
+    ReplayAccepted,
+    /// The associated data omits the identity keys (all zero).
+    AdMissingIdentities,
+    /// The header (version, ratchet key, PN, N) is not authenticated.
+    HeaderUnauthenticated,
+    /// A used one-time prekey is not deleted.
+    OneTimePreKeyReused,
+    /// The signed-prekey signature is not verified.
+    SignatureNotVerified,
+    /// Low-order X25519 keys and all-zero DH outputs are accepted.
+    LowOrderAccepted,
+    /// MAX_SKIP is not enforced (a million keys may be skipped).
+    MaxSkipNotEnforced,
+    /// MAX_SKIP is off by one: 1001 skipped keys are accepted.
+    MaxSkipOffByOne,
+    /// The skipped-key store is never trimmed.
+    StoreUnbounded,
+    /// Key escrow: each message also carries its message key sealed to a
+    /// fixed third-party key.
+    KeyEscrow,
+    /// The X3DH ephemeral key is the same for every handshake.
+    EphemeralReuse,
+    /// The DH ratchet keeps the old sending ratchet key instead of a new one.
+    RatchetKeyReuse,
+    /// Injected randomness is ignored; keys come from an internal counter.
+    RngIgnored,
+    /// `Debug` of secret key types prints the key bytes.
+    DebugLeaksSecret,
+    /// Secret key types are not wiped when dropped.
+    NoZeroizeOnDrop,
+    /// The scratch buffer of a decryption is freed without being wiped.
+    PlaintextLeftInFreedBuffer,
+    /// Secret key comparison exits at the first differing byte.
+    NonConstantTimeCompare,
+}
+
+impl Flaw {
+    /// Every planted flaw, in a fixed order.
+    pub const ALL: [Flaw; 21] = [
+        Self::MessageKeyReuse,
+        Self::ConstantNonce,
+        Self::ReleaseBeforeVerify,
+        Self::AdvanceOnFailure,
+        Self::ReplayAccepted,
+        Self::AdMissingIdentities,
+        Self::HeaderUnauthenticated,
+        Self::OneTimePreKeyReused,
+        Self::SignatureNotVerified,
+        Self::LowOrderAccepted,
+        Self::MaxSkipNotEnforced,
+        Self::MaxSkipOffByOne,
+        Self::StoreUnbounded,
+        Self::KeyEscrow,
+        Self::EphemeralReuse,
+        Self::RatchetKeyReuse,
+        Self::RngIgnored,
+        Self::DebugLeaksSecret,
+        Self::NoZeroizeOnDrop,
+        Self::PlaintextLeftInFreedBuffer,
+        Self::NonConstantTimeCompare,
+    ];
+
+    /// A stable snake_case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::MessageKeyReuse => "message_key_reuse",
+            Self::ConstantNonce => "constant_nonce",
+            Self::ReleaseBeforeVerify => "release_before_verify",
+            Self::AdvanceOnFailure => "advance_on_failure",
+            Self::ReplayAccepted => "replay_accepted",
+            Self::AdMissingIdentities => "ad_missing_identities",
+            Self::HeaderUnauthenticated => "header_unauthenticated",
+            Self::OneTimePreKeyReused => "one_time_prekey_reused",
+            Self::SignatureNotVerified => "signature_not_verified",
+            Self::LowOrderAccepted => "low_order_accepted",
+            Self::MaxSkipNotEnforced => "max_skip_not_enforced",
+            Self::MaxSkipOffByOne => "max_skip_off_by_one",
+            Self::StoreUnbounded => "store_unbounded",
+            Self::KeyEscrow => "key_escrow",
+            Self::EphemeralReuse => "ephemeral_reuse",
+            Self::RatchetKeyReuse => "ratchet_key_reuse",
+            Self::RngIgnored => "rng_ignored",
+            Self::DebugLeaksSecret => "debug_leaks_secret",
+            Self::NoZeroizeOnDrop => "no_zeroize_on_drop",
+            Self::PlaintextLeftInFreedBuffer => "plaintext_left_in_freed_buffer",
+            Self::NonConstantTimeCompare => "non_constant_time_compare",
+        }
+    }
+
+    /// Parses [`Flaw::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Flaw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+std::thread_local! {
+    static ACTIVE: Cell<Option<Flaw>> = const { Cell::new(None) };
+}
+
+/// Switches `flaw` on (or every flaw off, with `None`) for this thread.
+pub fn set(flaw: Option<Flaw>) {
+    ACTIVE.with(|a| a.set(flaw));
+}
+
+/// The flaw switched on for this thread, if any.
+pub fn active() -> Option<Flaw> {
+    ACTIVE.with(Cell::get)
+}
+
+/// Switches the flaw named by the `SEALWIRE_PLANTED_FLAW` environment
+/// variable on for this thread (for adapter processes). Returns it.
+pub fn set_from_env() -> Option<Flaw> {
+    let flaw = std::env::var("SEALWIRE_PLANTED_FLAW")
+        .ok()
+        .and_then(|name| Flaw::from_name(&name));
+    set(flaw);
+    flaw
+}
+
+/// Runs `f` with `flaw` switched on for this thread, then switches it off.
+pub fn with<T>(flaw: Flaw, f: impl FnOnce() -> T) -> T {
+    struct Reset(Option<Flaw>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            set(self.0);
+        }
+    }
+    let _reset = Reset(active());
+    set(Some(flaw));
+    f()
+}
+
+/// True when `flaw` is switched on for this thread.
+pub(crate) fn is(flaw: Flaw) -> bool {
+    // Keep the marker in every build that has this module.
+    core::hint::black_box(MARKER);
+    active() == Some(flaw)
+}
+
+std::thread_local! {
+    static WEAK_COUNTER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The `RngIgnored` flaw's "randomness": a per-thread counter, ignoring the
+/// generator the caller injected.
+pub(crate) fn weak_random(out: &mut [u8]) {
+    let n = WEAK_COUNTER.with(|c| {
+        let n = c.get().wrapping_add(1);
+        c.set(n);
+        n
+    });
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = (n as u8).wrapping_add(i as u8);
+    }
+}
+
+/// The third party's fixed key in the `KeyEscrow` backdoor.
+const ESCROW_KEY: [u8; 32] = [0x3e; 32];
+/// Length of the escrow block appended to each message.
+pub const ESCROW_LEN: usize = 32 + 16;
+
+/// The `KeyEscrow` backdoor's block: MK sealed to the third party's key.
+pub(crate) fn escrow(mk: &crate::MessageKey) -> Vec<u8> {
+    use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce};
+    let cipher = ChaCha20Poly1305::new(&Key::from(ESCROW_KEY));
+    let mut block = mk.0.to_vec();
+    match cipher.encrypt_inout_detached(
+        &Nonce::from([0u8; 12]),
+        b"escrow",
+        chacha20poly1305::aead::inout::InOutBuf::from(&mut block[..]),
+    ) {
+        Ok(tag) => block.extend_from_slice(&tag),
+        Err(_) => block.clear(),
+    }
+    block
+}
+
+/// The receiving side of the `KeyEscrow` backdoor drops the escrow block.
+pub(crate) fn strip_escrow(message: &[u8]) -> &[u8] {
+    if is(Flaw::KeyEscrow) && message.len() >= crate::OVERHEAD + ESCROW_LEN {
+        &message[..message.len() - ESCROW_LEN]
+    } else {
+        message
+    }
+}
