@@ -115,6 +115,22 @@ impl PublicKey {
         &self.0
     }
 
+    /// True when the encoding is canonical: bit 255 is clear and the
+    /// little-endian value u is below p = 2^255 - 19. X25519 itself ignores
+    /// bit 255 and reduces u mod p (RFC 7748 §5), so a non-canonical key
+    /// gives the same shared secret as its canonical twin; Sealwire rejects
+    /// such encodings on the wire so that no message is malleable there.
+    pub fn is_canonical(&self) -> bool {
+        let b = &self.0;
+        if b[31] & 0x80 != 0 {
+            return false;
+        }
+        // u >= p exactly when u = 2^255 - 19 + k for k in 0..19:
+        // bytes 0x7f, 0xff x 30, then the low byte >= 0xed.
+        let at_least_p = b[31] == 0x7f && b[1..31].iter().all(|&x| x == 0xff) && b[0] >= 0xed;
+        !at_least_p
+    }
+
     /// True when the key is of low order (or otherwise non-contributory):
     /// X25519 with it gives the all-zero output for every private key.
     ///

@@ -83,6 +83,16 @@ fn read_version(r: &mut Reader<'_>) -> Result<(), Error> {
     }
 }
 
+/// Reads a received X25519 public key; non-canonical encodings (bit 255 set,
+/// or u >= p) are rejected.
+fn read_public_key(r: &mut Reader<'_>, field: &'static str) -> Result<PublicKey, Error> {
+    let key = PublicKey::from_bytes(r.array().ok_or_else(truncated)?);
+    if !key.is_canonical() {
+        return Err(WireError::InvalidField(field).into());
+    }
+    Ok(key)
+}
+
 fn read_flag(r: &mut Reader<'_>, field: &'static str) -> Result<bool, Error> {
     match r.u8().ok_or_else(truncated)? {
         0 => Ok(false),
@@ -125,7 +135,7 @@ impl Header {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
         read_version(r)?;
-        let ratchet_key = PublicKey::from_bytes(r.array().ok_or_else(truncated)?);
+        let ratchet_key = read_public_key(r, "ratchet_key")?;
         let previous_chain_len = r.u32().ok_or_else(truncated)?;
         let message_number = r.u32().ok_or_else(truncated)?;
         Ok(Self {
@@ -215,7 +225,7 @@ impl InitialMessage {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;
         let identity_key = r.array().ok_or_else(truncated)?;
-        let ephemeral_key = PublicKey::from_bytes(r.array().ok_or_else(truncated)?);
+        let ephemeral_key = read_public_key(&mut r, "ephemeral_key")?;
         let signed_prekey_id = r.u32().ok_or_else(truncated)?;
         let one_time_prekey_id = if read_flag(&mut r, "opk_flag")? {
             Some(r.u32().ok_or_else(truncated)?)
@@ -271,11 +281,11 @@ impl BundleFields {
         read_version(&mut r)?;
         let identity_key = r.array().ok_or_else(truncated)?;
         let signed_prekey_id = r.u32().ok_or_else(truncated)?;
-        let signed_prekey = PublicKey::from_bytes(r.array().ok_or_else(truncated)?);
+        let signed_prekey = read_public_key(&mut r, "signed_prekey")?;
         let signature = r.array().ok_or_else(truncated)?;
         let one_time_prekey = if read_flag(&mut r, "opk_flag")? {
             let id = r.u32().ok_or_else(truncated)?;
-            Some((id, PublicKey::from_bytes(r.array().ok_or_else(truncated)?)))
+            Some((id, read_public_key(&mut r, "one_time_prekey")?))
         } else {
             None
         };
@@ -354,6 +364,32 @@ mod tests {
             RatchetMessage::decode(&huge),
             Err(Error::Wire(WireError::Oversized))
         );
+    }
+
+    #[test]
+    fn non_canonical_x25519_keys_are_rejected_on_the_wire() {
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        let mut below_p = p;
+        below_p[0] = 0xec;
+        let mut top_bit = [0u8; 32];
+        top_bit[31] = 0x80;
+        assert!(PublicKey::from_bytes(below_p).is_canonical());
+        assert!(PublicKey::from_bytes([0u8; 32]).is_canonical());
+        assert!(!PublicKey::from_bytes(p).is_canonical());
+        assert!(!PublicKey::from_bytes(top_bit).is_canonical());
+        let mut p_plus_18 = p;
+        p_plus_18[0] = 0xff;
+        assert!(!PublicKey::from_bytes(p_plus_18).is_canonical());
+        for bad in [p, top_bit] {
+            let mut bytes = header().encode();
+            bytes[1..33].copy_from_slice(&bad);
+            assert_eq!(
+                Header::decode(&bytes),
+                Err(Error::Wire(WireError::InvalidField("ratchet_key")))
+            );
+        }
     }
 
     #[test]
