@@ -1,0 +1,27 @@
+//! Session persistence: `Session::to_bytes` and `Session::from_bytes` for a
+//! fresh session and for one holding 1000 skipped message keys.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use sealwire::Session;
+use sealwire_benches::session_with_skipped_keys;
+
+fn state(c: &mut Criterion) {
+    let mut group = c.benchmark_group("state");
+    for skipped in [0usize, 1000] {
+        let session = session_with_skipped_keys(10, skipped);
+        let bytes = session.to_bytes();
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(BenchmarkId::new("to_bytes", skipped), |b| {
+            b.iter(|| black_box(&session).to_bytes());
+        });
+        group.bench_function(BenchmarkId::new("from_bytes", skipped), |b| {
+            b.iter(|| Session::from_bytes(black_box(&bytes)).unwrap());
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, state);
+criterion_main!(benches);
