@@ -25,7 +25,9 @@ fn initiate_err(alice: &IdentityKeyPair, bundle: &PreKeyBundle) -> Error {
 fn low_order_points_give_all_zero_x25519_output() {
     // Checks the published list itself before the protocol tests rely on it.
     let mut rng = seeded(301);
-    for (name, point) in low_order_points() {
+    for (name, point, canonical) in low_order_points() {
+        let top_or_above_p = point[31] & 0x80 != 0 || name.starts_with("p") && name != "p-1";
+        assert_eq!(canonical, !top_or_above_p, "{name}: canonical flag");
         for _ in 0..4 {
             let mut scalar = [0u8; 32];
             rng.fill_bytes(&mut scalar);
@@ -43,7 +45,7 @@ fn bundle_with_low_order_signed_or_one_time_prekey_is_rejected() {
     let alice = IdentityKeyPair::generate_with_rng(&mut rng);
     let bob = responder(&mut rng, true);
     let (opk_id, opk) = *bob.bundle.one_time_prekey().unwrap();
-    for (name, point) in low_order_points() {
+    for (name, point, canonical) in low_order_points() {
         // A correctly signed low-order SPK: only the order check can refuse it.
         let sig = bob.identity.sign(&point);
         let spk = PublicKey::from_bytes(point);
@@ -60,12 +62,27 @@ fn bundle_with_low_order_signed_or_one_time_prekey_is_rejected() {
             "SPK {name}"
         );
 
+        // Through the encoding, a non-canonical key is already a wire error.
+        let expected = if canonical { "low_order_key" } else { "wire" };
+        let decoded = PreKeyBundle::from_bytes(&bundle.to_bytes()).and_then(|b| b.verify());
+        assert_eq!(
+            decoded.unwrap_err().class().as_str(),
+            expected,
+            "SPK {name}"
+        );
+
         let bundle = PreKeyBundle::from_parts(
             *bob.bundle.identity_key(),
             7,
             *bob.bundle.signed_prekey(),
             *bob.bundle.signature(),
             Some((opk_id, PublicKey::from_bytes(point))),
+        );
+        let decoded = PreKeyBundle::from_bytes(&bundle.to_bytes()).and_then(|b| b.verify());
+        assert_eq!(
+            decoded.unwrap_err().class().as_str(),
+            expected,
+            "OPK {name}"
         );
         assert_eq!(
             bundle.verify(),
@@ -210,11 +227,13 @@ fn low_order_ephemeral_key_in_initial_message_is_rejected_and_store_unchanged() 
     let alice = IdentityKeyPair::generate_with_rng(&mut rng);
     let mut bob = responder(&mut rng, true);
     let (_, initial) = initiate_with_rng(&alice, &bob.bundle, b"x", &mut rng).unwrap();
-    for (name, point) in low_order_points() {
+    for (name, point, canonical) in low_order_points() {
         let mut msg = initial.clone();
         msg[33..65].copy_from_slice(&point);
         let err = respond_with_rng(&bob.identity, &mut bob.store, &msg, &mut rng).unwrap_err();
-        assert_eq!(err, Error::LowOrderKey, "seed {seed}: EK {name}");
+        // Non-canonical encodings never reach the DH: the decoder refuses them.
+        let expected = if canonical { "low_order_key" } else { "wire" };
+        assert_eq!(err.class().as_str(), expected, "seed {seed}: EK {name}");
         assert_eq!(
             bob.store.one_time_prekeys_len(),
             1,

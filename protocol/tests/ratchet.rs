@@ -202,7 +202,7 @@ fn random_interleaving_of_sends_and_deliveries_decrypts_everything_exactly_once(
             let ctx = format!("seed {seed}, step {step}");
             match action {
                 0 | 1 => {
-                    let pt = format!("{ctx}").into_bytes();
+                    let pt = ctx.clone().into_bytes();
                     let (s, queue) = if action == 0 {
                         (&mut p.alice, &mut to_bob)
                     } else {

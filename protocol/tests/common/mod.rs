@@ -162,7 +162,7 @@ pub(crate) fn assert_rejected(
 /// Decodes lowercase hex (test vectors).
 pub(crate) fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
@@ -173,12 +173,29 @@ pub(crate) fn hex32(s: &str) -> [u8; 32] {
     hex(s).try_into().expect("32 bytes of hex")
 }
 
+/// True when `key` is a canonical X25519 encoding (bit 255 clear and the
+/// little-endian value below p = 2^255 - 19), computed here independently:
+/// Sealwire rejects other encodings on the wire (`wire` class).
+pub(crate) fn is_canonical_x25519(key: &[u8; 32]) -> bool {
+    // Compare u with p from the most significant byte down.
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    for i in (0..32).rev() {
+        if key[i] != p[i] {
+            return key[i] < p[i];
+        }
+    }
+    false // u == p
+}
+
 /// Low-order X25519 public keys. Source: D. J. Bernstein, "How do I validate
 /// Curve25519 public keys?" (https://cr.yp.to/ecdh.html#validate), the same
 /// list libsodium rejects in `has_small_order`: 0, 1, the two points of
 /// order 8, p - 1, p and p + 1 (p = 2^255 - 19). Each is also used with the
-/// top bit set, which RFC 7748 §5 says X25519 must ignore.
-pub(crate) fn low_order_points() -> Vec<(String, [u8; 32])> {
+/// top bit set, which RFC 7748 §5 says X25519 must ignore. The flag says
+/// whether the encoding is canonical (see [`is_canonical_x25519`]).
+pub(crate) fn low_order_points() -> Vec<(String, [u8; 32], bool)> {
     let base = [
         (
             "0",
@@ -212,10 +229,10 @@ pub(crate) fn low_order_points() -> Vec<(String, [u8; 32])> {
     let mut out = Vec::new();
     for (name, h) in base {
         let point = hex32(h);
-        out.push((name.to_string(), point));
+        out.push((name.to_string(), point, is_canonical_x25519(&point)));
         let mut top = point;
         top[31] |= 0x80;
-        out.push((format!("{name} with top bit set"), top));
+        out.push((format!("{name} with top bit set"), top, false));
     }
     out
 }
