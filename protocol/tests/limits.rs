@@ -197,3 +197,22 @@ fn sending_counter_exhaustion_is_a_ratchet_limit_and_changes_nothing() {
     );
     assert!(snapshot(&alice) == before, "seed {seed}: state changed");
 }
+
+#[test]
+fn plaintext_longer_than_the_maximum_is_a_ratchet_limit_and_changes_nothing() {
+    let seed = 106;
+    let mut p = pair(seed, true);
+    let before = snapshot(&p.alice);
+    let too_long = vec![0x5a; sealwire::MAX_PLAINTEXT_LEN + 1];
+    let err = p.alice.encrypt(&too_long).unwrap_err();
+    assert_eq!(
+        err,
+        Error::RatchetLimit(LimitError::PlaintextTooLong),
+        "seed {seed}"
+    );
+    assert!(snapshot(&p.alice) == before, "seed {seed}: state changed");
+    let longest = vec![0xa5; sealwire::MAX_PLAINTEXT_LEN];
+    let msg = p.alice.encrypt(&longest).unwrap();
+    assert_eq!(msg.len(), sealwire::MAX_MESSAGE_LEN, "seed {seed}");
+    assert_eq!(open(&mut p.bob, &msg, &mut p.rng, "longest"), longest);
+}

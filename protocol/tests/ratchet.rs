@@ -249,3 +249,70 @@ fn both_sides_agree_on_associated_data_initiator_first() {
     let restored = Session::from_bytes(&snapshot(&p.alice)).unwrap();
     assert_eq!(restored.associated_data(), p.alice.associated_data());
 }
+
+/// SPEC §6.5: the last 16 replaced receiving ratchet keys are remembered; a
+/// replay from an older chain falls through to a ratchet step and fails
+/// authentication. Either way it is rejected and nothing changes.
+#[test]
+fn replays_from_remembered_chains_are_duplicates_and_older_ones_still_fail() {
+    let seed = 61;
+    let mut p = pair(seed, true);
+    let mut alice_chains = Vec::new(); // one message of each of Alice's chains A2..
+    for turn in 0..17 {
+        let ctx = format!("seed {seed}, turn {turn}");
+        let b = p.bob.encrypt(ctx.as_bytes()).unwrap();
+        open(&mut p.alice, &b, &mut p.rng, &ctx);
+        let a = p.alice.encrypt(ctx.as_bytes()).unwrap();
+        open(&mut p.bob, &a, &mut p.rng, &ctx);
+        alice_chains.push(a);
+    }
+    // Bob has replaced A1 (the initial chain) and A2..A17: 17 keys, so the
+    // oldest remembered one is A2 (alice_chains[0]); A1 is forgotten.
+    let first_of_a2 = &alice_chains[0];
+    let ctx = format!("seed {seed}: replay from the oldest remembered chain");
+    assert_rejected(&mut p.bob, first_of_a2, &mut p.rng, "duplicate", &ctx);
+    // One more turn: Bob retires A18, and A2 drops out of the list.
+    let b = p.bob.encrypt(b"one more turn").unwrap();
+    open(&mut p.alice, &b, &mut p.rng, "one more turn");
+    let a = p.alice.encrypt(b"one more turn").unwrap();
+    open(&mut p.bob, &a, &mut p.rng, "one more turn");
+    let ctx = format!("seed {seed}: replay from a forgotten chain");
+    assert_rejected(
+        &mut p.bob,
+        first_of_a2,
+        &mut p.rng,
+        "decryption_failed",
+        &ctx,
+    );
+    let ctx = format!("seed {seed}: replay from the now oldest remembered chain");
+    assert_rejected(&mut p.bob, &alice_chains[1], &mut p.rng, "duplicate", &ctx);
+    let last = p.alice.encrypt(b"still fine").unwrap();
+    assert_eq!(open(&mut p.bob, &last, &mut p.rng, &ctx), b"still fine");
+}
+
+#[test]
+fn buffer_apis_produce_the_same_messages_as_encrypt_and_decrypt() {
+    let seed = 71;
+    let mut p = pair(seed, true);
+    let plaintext = b"the same message three ways";
+    let mut fork1 = Session::from_bytes(&snapshot(&p.alice)).unwrap();
+    let mut fork2 = Session::from_bytes(&snapshot(&p.alice)).unwrap();
+    let reference = p.alice.encrypt(plaintext).unwrap();
+    let mut out = vec![0u8; plaintext.len() + sealwire::OVERHEAD + 5];
+    let len = fork1.encrypt_into(plaintext, &mut out).unwrap();
+    assert_eq!(&out[..len], &reference[..], "seed {seed}: encrypt_into");
+    let mut in_place = vec![0u8; plaintext.len() + sealwire::OVERHEAD];
+    in_place[sealwire::HEADER_LEN..sealwire::HEADER_LEN + plaintext.len()]
+        .copy_from_slice(plaintext);
+    fork2.encrypt_in_place(&mut in_place).unwrap();
+    assert_eq!(in_place, reference, "seed {seed}: encrypt_in_place");
+    assert!(snapshot(&fork1) == snapshot(&p.alice), "seed {seed}");
+    assert!(snapshot(&fork2) == snapshot(&p.alice), "seed {seed}");
+
+    let mut buf = reference.clone();
+    let pt = p
+        .bob
+        .decrypt_in_place_with_rng(&mut buf, &mut p.rng)
+        .unwrap();
+    assert_eq!(pt, plaintext, "seed {seed}: decrypt_in_place");
+}

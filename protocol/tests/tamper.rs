@@ -300,3 +300,26 @@ fn tampered_ratchet_message_leaves_sender_state_alone_and_receiver_byte_identica
     assert!(snapshot(&restored) == snapshot(&p.bob), "seed 206");
     assert_eq!(open(&mut restored, &m, &mut p.rng, "seed 206"), b"x");
 }
+
+#[test]
+fn failed_in_place_decryption_leaves_the_callers_buffer_untouched() {
+    let seed = 207;
+    let mut p = pair(seed, true);
+    let genuine = p.alice.encrypt(b"never released unless authentic").unwrap();
+    for byte in [0usize, 5, 35, 40, 41, genuine.len() - 1] {
+        let mut buf = genuine.clone();
+        buf[byte] ^= 0x10;
+        let before = buf.clone();
+        let state = snapshot(&p.bob);
+        let result = p.bob.decrypt_in_place_with_rng(&mut buf, &mut p.rng);
+        assert!(result.is_err(), "seed {seed}: byte {byte} accepted");
+        assert_eq!(buf, before, "seed {seed}: byte {byte}: buffer changed");
+        assert!(snapshot(&p.bob) == state, "seed {seed}: byte {byte}: state");
+    }
+    let mut buf = genuine.clone();
+    let pt = p
+        .bob
+        .decrypt_in_place_with_rng(&mut buf, &mut p.rng)
+        .unwrap();
+    assert_eq!(pt, b"never released unless authentic", "seed {seed}");
+}
