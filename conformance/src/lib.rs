@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod adapter;
 pub mod hex;
 pub mod implementation;
 pub mod protocol;
