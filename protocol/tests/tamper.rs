@@ -9,7 +9,10 @@ use common::{
     assert_rejected, is_canonical_x25519, low_order_points, open, pair, responder, seeded, snapshot,
 };
 use ed25519_dalek::VerifyingKey;
-use sealwire::{IdentityKeyPair, MAX_MESSAGE_LEN, MAX_SKIP, initiate_with_rng, respond_with_rng};
+use sealwire::{
+    Error, HandshakeError, IdentityKeyPair, MAX_MESSAGE_LEN, MAX_SKIP, WireError,
+    initiate_with_rng, respond_with_rng,
+};
 
 /// A changed X25519 key: a non-canonical encoding is refused by the decoder,
 /// a canonical one makes the DH (and so the AEAD) fail.
@@ -322,4 +325,38 @@ fn failed_in_place_decryption_leaves_the_callers_buffer_untouched() {
         .decrypt_in_place_with_rng(&mut buf, &mut p.rng)
         .unwrap();
     assert_eq!(pt, b"never released unless authentic", "seed {seed}");
+}
+
+#[test]
+fn tampered_prefix_of_initial_message_without_one_time_prekey_is_rejected() {
+    // Layout without a one-time prekey: version, IK_A, EK_A, spk id (65..69),
+    // opk flag (69) = 0, then the ratchet message at 70.
+    let seed = 208;
+    let mut rng = seeded(seed);
+    let alice = IdentityKeyPair::generate_with_rng(&mut rng);
+    let mut bob = responder(&mut rng, false);
+    let (_, initial) = initiate_with_rng(&alice, &bob.bundle, b"hi", &mut rng).unwrap();
+    assert_eq!(initial[69], 0, "seed {seed}: no one-time prekey");
+    for bit in 65 * 8..71 * 8 {
+        let mut msg = initial.clone();
+        msg[bit / 8] ^= 1 << (bit % 8);
+        let expected = match (bit / 8, bit % 8) {
+            (65..=68, _) => Error::Handshake(HandshakeError::UnknownSignedPreKey(
+                u32::from_be_bytes(msg[65..69].try_into().unwrap()),
+            )),
+            // Flag 1 takes the header's first 4 bytes as an opk id; the
+            // ratchet message then starts inside DHs: its "version" is a
+            // key byte, checked by the decoder before any lookup.
+            (69, 0) if msg[74] != 0x01 => Error::Wire(WireError::UnsupportedVersion(msg[74])),
+            (69, 0) => Error::Handshake(HandshakeError::UnknownOneTimePreKey(u32::from_be_bytes(
+                msg[70..74].try_into().unwrap(),
+            ))),
+            (69, _) => Error::Wire(WireError::InvalidField("opk_flag")),
+            _ => Error::Wire(WireError::UnsupportedVersion(msg[70])),
+        };
+        let err = respond_with_rng(&bob.identity, &mut bob.store, &msg, &mut rng).unwrap_err();
+        assert_eq!(err, expected, "seed {seed}: bit {bit}");
+    }
+    let (_, pt) = respond_with_rng(&bob.identity, &mut bob.store, &initial, &mut rng).unwrap();
+    assert_eq!(pt, b"hi", "seed {seed}");
 }
