@@ -293,6 +293,7 @@ fn main() {
         "dudect-style checks: {samples} samples of {BATCH} calls, median |t| of {repeat} runs, \
          leak when |t| >= {THRESHOLD}"
     );
+    #[cfg_attr(not(feature = "planted-flaws"), allow(unused_mut))]
     let mut checks = vec![
         Check {
             name: "chain key comparison (subtle ct_eq)",
