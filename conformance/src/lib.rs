@@ -13,4 +13,6 @@ pub mod hex;
 pub mod implementation;
 pub mod protocol;
 pub mod reference;
+pub mod report;
+pub mod runner;
 pub mod schema;

@@ -1,0 +1,495 @@
+//! The leak oracle: no output may contain any 8-byte window of a secret or
+//! of a plaintext the harness sent.
+//!
+//! A [`LeakScanner`] is told every secret in play (identity seeds, prekey
+//! privates, ephemeral and ratchet privates, SK, root, chain and message
+//! keys, AEAD keys — learned only through `sealwire::testing`) and every
+//! plaintext sent. It then checks outputs:
+//!
+//! * bytes ([`LeakScanner::check_bytes`]): every 8-byte window of the output;
+//! * text ([`LeakScanner::check_text`]): the raw text, every run of hex
+//!   digits decoded at both alignments (so `0a1b...` and `0A1B...` are
+//!   caught), and every run of small numbers separated only by spaces,
+//!   commas and brackets, read as bytes (decimal `[10, 27, ...]` and
+//!   `0x0a, 0x1b` forms, as `Debug` prints byte arrays);
+//! * [`LeakScanner::check_debug`]: `{:?}` and `{:#?}` of a value;
+//! * [`LeakScanner::check_error`]: `Display` and `Debug` of an error.
+//!
+//! Windows made of one repeated byte are not registered: they match zero
+//! padding and counters everywhere. The scanner's own tables hold secret
+//! windows, so they are wiped when dropped or grown (the freed-memory check
+//! would otherwise find the oracle itself).
+
+use core::fmt;
+
+use zeroize::Zeroize;
+
+use super::freed;
+
+/// Which check found the leak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeakKind {
+    /// Output bytes (messages, encodings, sealed state).
+    Output,
+    /// `Debug` text of a value.
+    Debug,
+    /// `Display` or `Debug` text of an error.
+    ErrorText,
+    /// A heap block freed with a secret in it.
+    FreedMemory,
+}
+
+/// A secret (or plaintext) found where it must not be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leak {
+    /// Which check fired.
+    pub kind: LeakKind,
+    /// What was being checked (for example "message 3" or "Debug of Session").
+    pub place: String,
+    /// The label of the secret found (never its bytes).
+    pub secret: String,
+    /// Where in the checked output (byte offset, or a description).
+    pub at: String,
+}
+
+impl fmt::Display for Leak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} leak: `{}` found in {} ({})",
+            self.kind, self.secret, self.place, self.at
+        )
+    }
+}
+
+/// An open-addressing set of 8-byte windows with the index of the secret
+/// each came from. Wiped on drop and when it grows.
+#[derive(Clone, Default)]
+struct WindowSet {
+    slots: Vec<u64>,
+    ids: Vec<u32>,
+    len: usize,
+}
+
+impl fmt::Debug for WindowSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WindowSet({} windows)", self.len)
+    }
+}
+
+impl Drop for WindowSet {
+    fn drop(&mut self) {
+        self.slots.zeroize();
+        self.ids.zeroize();
+    }
+}
+
+fn slot_of(window: u64, mask: usize) -> usize {
+    (window.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+}
+
+impl WindowSet {
+    fn get(&self, window: u64) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = slot_of(window, mask);
+        loop {
+            match self.slots[slot] {
+                0 => return None,
+                v if v == window => return Some(self.ids[slot]),
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    fn insert(&mut self, window: u64, id: u32) {
+        if window == 0 || self.get(window).is_some() {
+            return;
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = slot_of(window, mask);
+        while self.slots[slot] != 0 {
+            slot = (slot + 1) & mask;
+        }
+        self.slots[slot] = window;
+        self.ids[slot] = id;
+        self.len += 1;
+    }
+
+    fn grow(&mut self) {
+        let new_len = (self.slots.len() * 2).max(256);
+        let mut bigger = WindowSet {
+            slots: vec![0; new_len],
+            ids: vec![0; new_len],
+            len: 0,
+        };
+        for (&w, &id) in self.slots.iter().zip(&self.ids) {
+            if w != 0 {
+                bigger.insert(w, id);
+            }
+        }
+        // The old tables are wiped by `Drop` when replaced.
+        *self = bigger;
+    }
+}
+
+fn window_at(bytes: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Scans outputs for secrets and plaintexts. See the module documentation.
+#[derive(Debug, Default)]
+pub struct LeakScanner {
+    base: Option<&'static LeakScanner>,
+    windows: WindowSet,
+    /// Windows that are public in this run (they came from the input).
+    allowed: WindowSet,
+    labels: Vec<&'static str>,
+    /// Per label: a secret (true) or a plaintext (false).
+    is_secret: Vec<bool>,
+    secret_count: usize,
+}
+
+impl LeakScanner {
+    /// An empty scanner.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A scanner that also knows everything `base` knows (the fixed
+    /// material shared by every run of a fuzz target), without copying it.
+    pub fn with_base(base: &'static LeakScanner) -> Self {
+        Self {
+            base: Some(base),
+            ..Self::default()
+        }
+    }
+
+    fn label_id(&mut self, label: &'static str, secret: bool) -> u32 {
+        self.labels.push(label);
+        self.is_secret.push(secret);
+        (self.labels.len() - 1) as u32
+    }
+
+    /// Registers a secret: a key, a seed, a chain or message key. Its
+    /// windows are also registered with the freed-memory check when that
+    /// is watching (see [`freed`](super::freed)).
+    pub fn add_secret(&mut self, label: &'static str, bytes: &[u8]) {
+        self.add(label, bytes, true);
+        freed::register(bytes);
+    }
+
+    /// Registers a plaintext the harness sent. Plaintexts are checked in
+    /// outputs but not in freed memory (the caller owns returned
+    /// plaintext buffers).
+    pub fn add_plaintext(&mut self, label: &'static str, bytes: &[u8]) {
+        self.add(label, bytes, false);
+    }
+
+    fn add(&mut self, label: &'static str, bytes: &[u8], secret: bool) {
+        if bytes.len() < 8 {
+            return;
+        }
+        let id = self.label_id(label, secret);
+        self.secret_count += 1;
+        for i in 0..=bytes.len() - 8 {
+            let window = &bytes[i..i + 8];
+            if window.iter().all(|&b| b == window[0]) {
+                continue;
+            }
+            self.windows.insert(window_at(bytes, i), id);
+        }
+    }
+
+    /// Calls `f` with every registered window of a secret (not of a
+    /// plaintext), base included.
+    pub(crate) fn for_each_secret_window(&self, f: &mut dyn FnMut(&[u8; 8])) {
+        if let Some(base) = self.base {
+            base.for_each_secret_window(f);
+        }
+        for (&w, &id) in self.windows.slots.iter().zip(&self.windows.ids) {
+            if w != 0 && self.is_secret[id as usize] {
+                f(&w.to_le_bytes());
+            }
+        }
+    }
+
+    /// How many secrets and plaintexts are registered (base included).
+    pub fn len(&self) -> usize {
+        self.secret_count + self.base.map_or(0, LeakScanner::len)
+    }
+
+    /// True when nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Declares every window of `bytes` public for this scanner: outputs
+    /// that echo the fuzzer's input (a decoded structure's `Debug`, a
+    /// restored state's public fields) are not leaks even when the input
+    /// happens to contain a secret's window (libFuzzer learns compared
+    /// values, so it can put them there). A real leak of such a window is
+    /// then missed; the price of having no false alarms.
+    pub fn allow(&mut self, bytes: &[u8]) {
+        if bytes.len() < 8 {
+            return;
+        }
+        for i in 0..=bytes.len() - 8 {
+            self.allowed.insert(window_at(bytes, i), 0);
+        }
+    }
+
+    fn find(&self, window: u64) -> Option<&'static str> {
+        if self.allowed.get(window).is_some() {
+            return None;
+        }
+        if let Some(base) = self.base
+            && let Some(label) = base.find(window)
+        {
+            return Some(label);
+        }
+        self.windows.get(window).map(|id| self.labels[id as usize])
+    }
+
+    fn scan(&self, bytes: &[u8]) -> Option<(usize, &'static str)> {
+        if bytes.len() < 8 {
+            return None;
+        }
+        (0..=bytes.len() - 8).find_map(|i| self.find(window_at(bytes, i)).map(|l| (i, l)))
+    }
+
+    /// Checks output bytes.
+    pub fn check_bytes(&self, place: &str, bytes: &[u8]) -> Result<(), Leak> {
+        match self.scan(bytes) {
+            None => Ok(()),
+            Some((offset, secret)) => Err(Leak {
+                kind: LeakKind::Output,
+                place: place.to_owned(),
+                secret: secret.to_owned(),
+                at: format!("byte offset {offset}"),
+            }),
+        }
+    }
+
+    /// Checks text in every encoding a secret could take in it (see the
+    /// module documentation). `kind` says which check this is.
+    pub fn check_text(&self, kind: LeakKind, place: &str, text: &str) -> Result<(), Leak> {
+        let leak = |secret: &str, at: String| Leak {
+            kind,
+            place: place.to_owned(),
+            secret: secret.to_owned(),
+            at,
+        };
+        if let Some((offset, secret)) = self.scan(text.as_bytes()) {
+            return Err(leak(secret, format!("raw text at byte {offset}")));
+        }
+        for (start, bytes) in hex_runs(text) {
+            if let Some((offset, secret)) = self.scan(&bytes) {
+                return Err(leak(
+                    secret,
+                    format!("hex digits at text byte {start} (+{offset} decoded)"),
+                ));
+            }
+        }
+        for (start, bytes) in number_runs(text) {
+            if let Some((offset, secret)) = self.scan(&bytes) {
+                return Err(leak(
+                    secret,
+                    format!("list of numbers at text byte {start} (element {offset})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks `{:?}` and `{:#?}` of `value`.
+    pub fn check_debug<T: fmt::Debug + ?Sized>(&self, place: &str, value: &T) -> Result<(), Leak> {
+        self.check_text(LeakKind::Debug, place, &format!("{value:?}"))?;
+        self.check_text(LeakKind::Debug, place, &format!("{value:#?}"))
+    }
+
+    /// Checks `Display`, `{:?}` and `{:#?}` of an error.
+    pub fn check_error<E: fmt::Display + fmt::Debug + ?Sized>(
+        &self,
+        place: &str,
+        error: &E,
+    ) -> Result<(), Leak> {
+        self.check_text(LeakKind::ErrorText, place, &error.to_string())?;
+        self.check_text(LeakKind::ErrorText, place, &format!("{error:?}"))?;
+        self.check_text(LeakKind::ErrorText, place, &format!("{error:#?}"))
+    }
+}
+
+/// Every maximal run of at least 16 hex digits, decoded at alignment 0 and
+/// at alignment 1, with the run's start in the text.
+fn hex_runs(text: &str) -> Vec<(usize, Vec<u8>)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_hexdigit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_hexdigit() {
+            i += 1;
+        }
+        let run = &bytes[start..i];
+        if run.len() >= 16 {
+            for align in 0..2 {
+                let decoded = run[align..]
+                    .chunks_exact(2)
+                    .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
+                    .collect();
+                out.push((start + align, decoded));
+            }
+        }
+    }
+    out
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
+    }
+}
+
+/// Every maximal run of at least 8 numbers 0..=255 separated only by
+/// spaces, commas, newlines and brackets, read twice: as decimal numbers
+/// (`{:?}` of a byte array, `0x` prefixes allowed) and as hex numbers of at
+/// most two digits (`{:x?}` of a byte array, which prints no prefix).
+fn number_runs(text: &str) -> Vec<(usize, Vec<u8>)> {
+    let mut out = number_runs_in(text, false);
+    out.extend(number_runs_in(text, true));
+    out
+}
+
+fn number_runs_in(text: &str, hex: bool) -> Vec<(usize, Vec<u8>)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut run: Vec<u8> = Vec::new();
+    let mut run_start = 0;
+    let mut i = 0;
+    let flush = |run: &mut Vec<u8>, start: usize, out: &mut Vec<(usize, Vec<u8>)>| {
+        if run.len() >= 8 {
+            out.push((start, core::mem::take(run)));
+        } else {
+            run.clear();
+        }
+    };
+    let is_digit = |c: u8| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() };
+    while i < bytes.len() {
+        let c = bytes[i];
+        if is_digit(c) {
+            let start = i;
+            let prefixed =
+                c == b'0' && bytes.get(i + 1).is_some_and(|&x| x == b'x' || x == b'X');
+            if prefixed {
+                i += 2;
+            }
+            let digits = i;
+            while i < bytes.len() && (bytes[i].is_ascii_hexdigit() && (hex || prefixed) || bytes[i].is_ascii_digit()) {
+                i += 1;
+            }
+            let radix = if hex || prefixed { 16 } else { 10 };
+            let value = if i - digits > 3 {
+                None
+            } else {
+                u32::from_str_radix(&text[digits..i], radix).ok()
+            };
+            match value {
+                Some(v) if v <= 255 => {
+                    if run.is_empty() {
+                        run_start = start;
+                    }
+                    run.push(v as u8);
+                }
+                _ => flush(&mut run, run_start, &mut out),
+            }
+        } else if matches!(c, b' ' | b',' | b'\n' | b'\t' | b'\r' | b'[' | b']') {
+            i += 1;
+        } else {
+            flush(&mut run, run_start, &mut out);
+            i += 1;
+        }
+    }
+    flush(&mut run, run_start, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: [u8; 16] = [
+        0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87, 0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed, 0xfe,
+        0x0f,
+    ];
+
+    fn scanner() -> LeakScanner {
+        let mut s = LeakScanner::new();
+        s.add_plaintext("test secret", &SECRET);
+        s
+    }
+
+    #[test]
+    fn finds_every_window_in_bytes_and_nothing_in_clean_bytes() {
+        let s = scanner();
+        for start in 0..=SECRET.len() - 8 {
+            let mut out = vec![0xee; 5];
+            out.extend_from_slice(&SECRET[start..start + 8]);
+            out.push(1);
+            let leak = s.check_bytes("out", &out).unwrap_err();
+            assert_eq!(leak.secret, "test secret");
+            assert_eq!(leak.at, "byte offset 5");
+        }
+        // Seven bytes of it are not a leak.
+        assert!(s.check_bytes("out", &SECRET[..7]).is_ok());
+        assert!(s.check_bytes("out", &[0u8; 64]).is_ok());
+    }
+
+    #[test]
+    fn finds_hex_in_both_cases_and_alignments_and_number_lists() {
+        let s = scanner();
+        let lower: String = SECRET[3..11].iter().map(|b| format!("{b:02x}")).collect();
+        let upper = lower.to_uppercase();
+        for text in [
+            format!("key={lower}"),
+            format!("key=7{upper}"),
+            format!("Key({:?})", &SECRET[..8]),
+            format!("{:#?}", &SECRET[2..12]),
+            format!("{:02x?}", &SECRET[..9]),
+        ] {
+            assert!(
+                s.check_text(LeakKind::Debug, "t", &text).is_err(),
+                "missed: {text}"
+            );
+        }
+        assert!(
+            s.check_text(
+                LeakKind::Debug,
+                "t",
+                "Key(<redacted>) [1, 2, 3, 4, 5, 6, 7, 8, 9]"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn uniform_windows_are_not_registered() {
+        let mut s = LeakScanner::new();
+        s.add_plaintext("zeros", &[0u8; 32]);
+        assert!(s.check_bytes("out", &[0u8; 64]).is_ok());
+        assert_eq!(s.len(), 1);
+    }
+}

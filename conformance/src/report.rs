@@ -1,0 +1,460 @@
+//! Reports of a run: the per-area table and failure list for the console,
+//! and JSON and JUnit XML files for CI.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::runner::{Failure, Outcome, RunReport, TestResult};
+
+/// Passed, failed and skipped counts of one area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed (including those not run after a breakdown).
+    pub failed: usize,
+    /// Tests that were skipped.
+    pub skipped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+        }
+    }
+}
+
+/// Counts per area, in area order.
+pub fn by_area(report: &RunReport) -> BTreeMap<String, Counts> {
+    let mut areas: BTreeMap<String, Counts> = BTreeMap::new();
+    for r in &report.results {
+        areas.entry(r.area.clone()).or_default().add(&r.outcome);
+    }
+    areas
+}
+
+/// Skip reasons per area with their counts.
+fn skip_reasons(report: &RunReport) -> BTreeMap<(String, String), usize> {
+    let mut reasons = BTreeMap::new();
+    for r in &report.results {
+        if let Outcome::Skipped(why) = &r.outcome {
+            *reasons.entry((r.area.clone(), why.clone())).or_insert(0) += 1;
+        }
+    }
+    reasons
+}
+
+fn describe_step(f: &Failure) -> String {
+    match (f.step, &f.op) {
+        (Some(step), Some(op)) => format!("step {step} (`{op}`)"),
+        (Some(step), None) => format!("step {step}"),
+        _ => "the test".into(),
+    }
+}
+
+/// One failure, in the form shown on the console and in JUnit.
+pub fn describe_failure(r: &TestResult, f: &Failure) -> String {
+    format!(
+        "{} tcId {}: {}\n  {}\n    expected: {}\n    actual:   {}",
+        r.file,
+        r.tc_id,
+        r.comment,
+        describe_step(f),
+        f.expected,
+        f.actual.replace('\n', "\n              ")
+    )
+}
+
+/// The console report: the implementation, the per-area table, skip
+/// reasons, every failure with file, tcId, comment, step, operation,
+/// expected and actual, load errors, and the verdict.
+pub fn render_text(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Sealwire conformance: {}", report.implementation);
+    let caps: Vec<&str> = report.capabilities.iter().map(|c| c.name()).collect();
+    let _ = writeln!(out, "capabilities: {}", caps.join(", "));
+    let _ = writeln!(out);
+    let areas = by_area(report);
+    let width = areas.keys().map(String::len).max().unwrap_or(0).max(5);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>7}  {:>7}  {:>7}",
+        "area", "passed", "failed", "skipped"
+    );
+    let mut total = Counts::default();
+    for (area, c) in &areas {
+        let _ = writeln!(
+            out,
+            "{area:<width$}  {:>7}  {:>7}  {:>7}",
+            c.passed, c.failed, c.skipped
+        );
+        total.passed += c.passed;
+        total.failed += c.failed;
+        total.skipped += c.skipped;
+    }
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>7}  {:>7}  {:>7}",
+        "total", total.passed, total.failed, total.skipped
+    );
+
+    let reasons = skip_reasons(report);
+    if !reasons.is_empty() {
+        let _ = writeln!(out, "\nskipped:");
+        for ((area, why), n) in &reasons {
+            let _ = writeln!(out, "  {area:<width$}  {n:>5}  {why}");
+        }
+    }
+
+    let mut not_run = 0usize;
+    let mut not_run_reason = None;
+    let mut header = false;
+    for r in &report.results {
+        if let Outcome::Failed(f) = &r.outcome {
+            if f.not_run {
+                not_run += 1;
+                not_run_reason.get_or_insert_with(|| f.actual.clone());
+                continue;
+            }
+            if !header {
+                let _ = writeln!(out, "\nfailures:");
+                header = true;
+            }
+            let _ = writeln!(out, "FAILED {}", describe_failure(r, f));
+        }
+    }
+    if let Some(why) = not_run_reason {
+        let _ = writeln!(out, "\n{not_run} more tests failed without running ({why})");
+    }
+    if !report.load_errors.is_empty() {
+        let _ = writeln!(out, "\nvector files that could not be loaded:");
+        for e in &report.load_errors {
+            let _ = writeln!(out, "  {e}");
+        }
+    }
+    let verdict = if report.success() {
+        "PASS"
+    } else if report.results.is_empty() {
+        "FAIL (no tests ran)"
+    } else {
+        "FAIL"
+    };
+    let _ = writeln!(
+        out,
+        "\n{} tests in {:.2} s: {verdict}",
+        report.results.len(),
+        report.duration.as_secs_f64()
+    );
+    out
+}
+
+/// The JSON report.
+pub fn render_json(report: &RunReport) -> String {
+    let (passed, failed, skipped) = report.counts();
+    let areas: serde_json::Map<String, Value> = by_area(report)
+        .into_iter()
+        .map(|(area, c)| {
+            (
+                area,
+                json!({"passed": c.passed, "failed": c.failed, "skipped": c.skipped}),
+            )
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .results
+        .iter()
+        .map(|r| {
+            let mut entry = json!({
+                "file": r.file,
+                "area": r.area,
+                "tcId": r.tc_id,
+                "comment": r.comment,
+                "flags": r.flags,
+            });
+            match &r.outcome {
+                Outcome::Passed => entry["outcome"] = json!("passed"),
+                Outcome::Skipped(why) => {
+                    entry["outcome"] = json!("skipped");
+                    entry["reason"] = json!(why);
+                }
+                Outcome::Failed(f) => {
+                    entry["outcome"] = json!("failed");
+                    entry["step"] = json!(f.step);
+                    entry["op"] = json!(f.op);
+                    entry["expected"] = json!(f.expected);
+                    entry["actual"] = json!(f.actual);
+                    entry["notRun"] = json!(f.not_run);
+                }
+            }
+            entry
+        })
+        .collect();
+    let value = json!({
+        "implementation": report.implementation,
+        "capabilities": report.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "success": report.success(),
+        "durationSeconds": report.duration.as_secs_f64(),
+        "summary": {"passed": passed, "failed": failed, "skipped": skipped},
+        "areas": areas,
+        "loadErrors": report.load_errors,
+        "results": results,
+    });
+    let mut text =
+        serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// Escapes text for an XML attribute or element.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' | '\r' => out.push(' '),
+            c if (c as u32) < 0x20 => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JUnit XML report: one test suite per area, one test case per test
+/// (class name: the file; name: `tcId N: comment`), and a `load` suite with
+/// one failing case per vector file that could not be loaded.
+pub fn render_junit(report: &RunReport) -> String {
+    let (passed, failed, skipped) = report.counts();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"sealwire-conformance: {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        xml(&report.implementation),
+        passed + failed + skipped + report.load_errors.len(),
+        failed + report.load_errors.len(),
+        skipped,
+        report.duration.as_secs_f64()
+    );
+    let mut by_area: BTreeMap<&str, Vec<&TestResult>> = BTreeMap::new();
+    for r in &report.results {
+        by_area.entry(&r.area).or_default().push(r);
+    }
+    for (area, results) in by_area {
+        let mut c = Counts::default();
+        for r in &results {
+            c.add(&r.outcome);
+        }
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            xml(area),
+            results.len(),
+            c.failed,
+            c.skipped
+        );
+        for r in results {
+            let class = r.file.trim_end_matches(".json").replace('/', ".");
+            let name = format!("tcId {}: {}", r.tc_id, r.comment);
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml(&class),
+                xml(&name)
+            );
+            match &r.outcome {
+                Outcome::Passed => out.push_str("/>\n"),
+                Outcome::Skipped(why) => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        xml(why)
+                    );
+                }
+                Outcome::Failed(f) => {
+                    let message = format!(
+                        "{}: expected {}, got {}",
+                        describe_step(f),
+                        f.expected,
+                        f.actual
+                    );
+                    let _ = writeln!(
+                        out,
+                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                        xml(&message),
+                        xml(&describe_failure(r, f))
+                    );
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    if !report.load_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"load\" tests=\"{0}\" failures=\"{0}\" skipped=\"0\">",
+            report.load_errors.len()
+        );
+        for e in &report.load_errors {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"load\" name=\"{}\">\n      <failure message=\"{}\"/>\n    </testcase>",
+                xml(e.split(':').next().unwrap_or(e)),
+                xml(e)
+            );
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Capability;
+    use core::time::Duration;
+
+    fn result(area: &str, tc_id: u32, outcome: Outcome) -> TestResult {
+        TestResult {
+            file: format!("{area}/{area}_file.json"),
+            area: area.into(),
+            tc_id,
+            comment: format!("test <{tc_id}> & \"more\""),
+            flags: vec!["Flag".into()],
+            outcome,
+        }
+    }
+
+    fn failure(not_run: bool) -> Outcome {
+        Outcome::Failed(Failure {
+            step: Some(2),
+            op: Some("decrypt".into()),
+            expected: "error `duplicate`".into(),
+            actual: "ok {plaintext: \"00\"}".into(),
+            not_run,
+        })
+    }
+
+    fn report() -> RunReport {
+        RunReport {
+            implementation: "unit <impl>".into(),
+            capabilities: vec![Capability::Kdf, Capability::Session],
+            results: vec![
+                result("kdf", 1, Outcome::Passed),
+                result("kdf", 2, Outcome::Passed),
+                result("session", 1, failure(false)),
+                result("session", 2, failure(true)),
+                result(
+                    "state",
+                    1,
+                    Outcome::Skipped("needs capability `state`".into()),
+                ),
+            ],
+            load_errors: vec!["wire/bad.json: not a valid vector file".into()],
+            duration: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn text_report_has_the_table_skips_failures_and_verdict() {
+        let text = render_text(&report());
+        assert!(
+            text.contains("area      passed   failed  skipped"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kdf            2        0        0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("session        0        2        0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("state          0        0        1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("total          2        2        1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("state        1  needs capability `state`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAILED session/session_file.json tcId 1: test <1>"),
+            "{text}"
+        );
+        assert!(text.contains("step 2 (`decrypt`)"), "{text}");
+        assert!(text.contains("expected: error `duplicate`"), "{text}");
+        assert!(
+            text.contains("1 more tests failed without running"),
+            "{text}"
+        );
+        assert!(!text.contains("tcId 2: test <2>"), "{text}");
+        assert!(text.contains("wire/bad.json"), "{text}");
+        assert!(text.contains("5 tests in 1.50 s: FAIL"), "{text}");
+    }
+
+    #[test]
+    fn json_report_round_trips_the_counts_and_details() {
+        let value: Value = serde_json::from_str(&render_json(&report())).unwrap();
+        assert_eq!(
+            value["summary"],
+            json!({"passed": 2, "failed": 2, "skipped": 1})
+        );
+        assert_eq!(value["success"], json!(false));
+        assert_eq!(value["areas"]["state"]["skipped"], json!(1));
+        assert_eq!(value["results"][2]["step"], json!(2));
+        assert_eq!(value["results"][2]["op"], json!("decrypt"));
+        assert_eq!(
+            value["results"][4]["reason"],
+            json!("needs capability `state`")
+        );
+        assert_eq!(
+            value["loadErrors"][0],
+            json!("wire/bad.json: not a valid vector file")
+        );
+    }
+
+    #[test]
+    fn junit_report_is_escaped_and_counts_match() {
+        let xml = render_junit(&report());
+        assert!(
+            xml.contains("tests=\"6\" failures=\"3\" skipped=\"1\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("name=\"tcId 1: test &lt;1&gt; &amp; &quot;more&quot;\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testsuite name=\"session\" tests=\"2\" failures=\"2\" skipped=\"0\">"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<skipped message=\"needs capability `state`\"/>"),
+            "{xml}"
+        );
+        assert!(xml.contains("classname=\"session.session_file\""), "{xml}");
+        assert!(
+            xml.contains("<testsuite name=\"load\" tests=\"1\""),
+            "{xml}"
+        );
+        assert!(!xml.contains("<1>"), "{xml}");
+        assert_eq!(xml.matches("<testcase ").count(), 6);
+        assert_eq!(xml.matches("<testsuite ").count(), 4);
+        assert_eq!(xml.matches("</testsuite>").count(), 4);
+        assert!(xml.ends_with("</testsuites>\n"));
+    }
+}
