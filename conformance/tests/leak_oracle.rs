@@ -40,10 +40,7 @@ fn no_public_type_debug_shows_a_secret() {
         ),
         ("Session (Alice)", format!("{:#?}", p.alice_session)),
         ("Session (Bob)", format!("{:#?}", p.bob_with_skipped)),
-        (
-            "KeyPair",
-            format!("{:?}", KeyPair::from_secret_bytes(seed)),
-        ),
+        ("KeyPair", format!("{:?}", KeyPair::from_secret_bytes(seed))),
         ("RootKey", format!("{:?}", RootKey::from_bytes(seed))),
         ("ChainKey", format!("{:?}", ChainKey::from_bytes(seed))),
         ("MessageKey", format!("{:?}", MessageKey::from_bytes(seed))),
@@ -85,10 +82,15 @@ fn no_error_text_shows_a_secret() {
         Error::State(StateError::Corrupted("dhr_flag")),
     ];
     for e in &errors {
-        s.check_error("error", e).unwrap_or_else(|leak| panic!("{leak}"));
+        s.check_error("error", e)
+            .unwrap_or_else(|leak| panic!("{leak}"));
     }
     assert_eq!(errors.len(), 11);
-    assert!(ErrorClass::ALL.iter().all(|c| errors.iter().any(|e| e.class() == *c)));
+    assert!(
+        ErrorClass::ALL
+            .iter()
+            .all(|c| errors.iter().any(|e| e.class() == *c))
+    );
 }
 
 /// A deliberately leaking wrapper around a session: TEST-ONLY. Each knob
@@ -181,7 +183,10 @@ fn output_check_fires_on_plaintext_in_a_message() {
     };
     let mut message = parties().to_bob[0].0.clone();
     message.extend_from_slice(b"bring snacks");
-    assert_eq!(s.check_bytes("m", &message).unwrap_err().secret, "plaintext");
+    assert_eq!(
+        s.check_bytes("m", &message).unwrap_err().secret,
+        "plaintext"
+    );
 }
 
 #[test]
@@ -212,7 +217,9 @@ fn error_text_check_fires_on_a_leaking_error() {
     let mut bad = leaky(false, false, true);
     let s = scanner_for(&bad);
     let text = bad.decrypt_error(&tampered);
-    let leak = s.check_text(LeakKind::ErrorText, "error", &text).unwrap_err();
+    let leak = s
+        .check_text(LeakKind::ErrorText, "error", &text)
+        .unwrap_err();
     assert_eq!(leak.kind, LeakKind::ErrorText);
     assert!(leak.at.contains("hex"), "{}", leak.at);
 }
@@ -252,5 +259,8 @@ fn a_violation_names_its_oracle() {
         target: "decrypt",
         what: "a forged message of 60 bytes decrypted".into(),
     };
-    assert_eq!(v.to_string(), "decrypt: a forged message of 60 bytes decrypted");
+    assert_eq!(
+        v.to_string(),
+        "decrypt: a forged message of 60 bytes decrypted"
+    );
 }

@@ -44,7 +44,7 @@ from doubleratchet.recommended import kdf_hkdf, kdf_separate_hmacs
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac, serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -218,6 +218,35 @@ def x25519_raw(private_key: bytes, public_key: bytes) -> bytes:
         )
     except ValueError:
         return bytes(KEY_LEN)
+
+
+# y coordinates of the Ed25519 points of small order (orders 1, 2, 4, 8):
+# 1, p - 1, 0 and the two of order 8. Their encodings, with either x sign bit
+# and with y reduced mod p, are what strict verification refuses as R or A.
+_Y_ORDER_8 = int.from_bytes(
+    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little"
+)
+_SMALL_ORDER_Y = {0, 1, 2**255 - 20, _Y_ORDER_8, 2**255 - 19 - _Y_ORDER_8}
+
+
+def ed25519_small_order(encoding: bytes) -> bool:
+    y = int.from_bytes(encoding, "little") & ((1 << 255) - 1)
+    return y % (2**255 - 19) in _SMALL_ORDER_Y
+
+
+def ed25519_verify_strict(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """RFC 8032 verification by `cryptography` (OpenSSL: S < L, R compared
+    as encoded), plus what strict verification adds and OpenSSL does not
+    check: no small-order R or A."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    if ed25519_small_order(public_key) or ed25519_small_order(signature[:32]):
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
 
 
 def hkdf_sha256(salt: bytes, ikm: bytes, info: bytes, length: int) -> bytes:
@@ -397,6 +426,13 @@ def classify_xeddsa(error: Exception) -> SealwireError:
 # --------------------------------------------------------------------------
 
 
+FIELD_P = 2**255 - 19
+
+
+def is_canonical_x25519(key: bytes) -> bool:
+    return int.from_bytes(key, "little") < FIELD_P
+
+
 class Reader:
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -420,6 +456,14 @@ class Reader:
         if v != VERSION:
             raise wire(f"unsupported version {v}")
 
+    def x25519_key(self) -> bytes:
+        """A received X25519 public key must be canonical (SPEC.md §2):
+        bit 255 clear and u < p. X25519 itself would accept the others."""
+        key = self.take(KEY_LEN)
+        if not is_canonical_x25519(key):
+            raise wire("non-canonical X25519 key")
+        return key
+
     def flag(self) -> bool:
         f = self.u8()
         if f not in (0, 1):
@@ -438,7 +482,7 @@ class Reader:
 
 def decode_header(r: Reader) -> doubleratchet.Header:
     r.version()
-    ratchet_pub = r.take(KEY_LEN)
+    ratchet_pub = r.x25519_key()
     pn = r.u32()
     n = r.u32()
     return doubleratchet.Header(
@@ -478,12 +522,12 @@ class Bundle:
         r.version()
         identity_key = r.take(KEY_LEN)
         spk_id = r.u32()
-        spk = r.take(KEY_LEN)
+        spk = r.x25519_key()
         sig = r.take(SIG_LEN)
         opk = None
         if r.flag():
             opk_id = r.u32()
-            opk = (opk_id, r.take(KEY_LEN))
+            opk = (opk_id, r.x25519_key())
         r.done()
         return cls(identity_key, spk_id, spk, sig, opk)
 
@@ -518,7 +562,7 @@ class InitialMessage:
         r = Reader(data)
         r.version()
         identity_key = r.take(KEY_LEN)
-        ephemeral_key = r.take(KEY_LEN)
+        ephemeral_key = r.x25519_key()
         spk_id = r.u32()
         opk_id = r.u32() if r.flag() else None
         message = r.rest()
@@ -650,7 +694,8 @@ class Adapter:
         op = req.get("op")
         if op == "hello":
             if req.get("protocol") != ADAPTER_PROTOCOL_VERSION:
-                return {"id": rid, "unsupported": f"adapter protocol {req.get('protocol')}"}
+                # ADAPTER.md §2: another protocol version is answered `wire`.
+                return {"id": rid, "error": "wire"}
             return {
                 "id": rid,
                 "ok": {"name": NAME, "protocol": ADAPTER_PROTOCOL_VERSION, "capabilities": CAPABILITIES},
@@ -673,15 +718,10 @@ class Adapter:
         return {"shared": hexs(x25519_raw(field_bytes(req, "private_key", 32), field_bytes(req, "public_key", 32)))}
 
     def op_ed25519_verify(self, req):
-        public_key = field_bytes(req, "public_key", 32)
-        message = field_bytes(req, "message")
-        signature = field_bytes(req, "signature", 64)
-        try:
-            Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-            valid = True
-        except (InvalidSignature, ValueError):
-            valid = False
-        return {"valid": valid}
+        # ADAPTER.md: keys and signatures of the wrong length are invalid.
+        return {"valid": ed25519_verify_strict(
+            field_bytes(req, "public_key"), field_bytes(req, "message"), field_bytes(req, "signature")
+        )}
 
     def op_hkdf_sha256(self, req):
         length = req.get("length")

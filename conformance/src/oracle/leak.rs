@@ -387,18 +387,25 @@ fn number_runs_in(text: &str, hex: bool) -> Vec<(usize, Vec<u8>)> {
             run.clear();
         }
     };
-    let is_digit = |c: u8| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() };
+    let is_digit = |c: u8| {
+        if hex {
+            c.is_ascii_hexdigit()
+        } else {
+            c.is_ascii_digit()
+        }
+    };
     while i < bytes.len() {
         let c = bytes[i];
         if is_digit(c) {
             let start = i;
-            let prefixed =
-                c == b'0' && bytes.get(i + 1).is_some_and(|&x| x == b'x' || x == b'X');
+            let prefixed = c == b'0' && bytes.get(i + 1).is_some_and(|&x| x == b'x' || x == b'X');
             if prefixed {
                 i += 2;
             }
             let digits = i;
-            while i < bytes.len() && (bytes[i].is_ascii_hexdigit() && (hex || prefixed) || bytes[i].is_ascii_digit()) {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_hexdigit() && (hex || prefixed) || bytes[i].is_ascii_digit())
+            {
                 i += 1;
             }
             let radix = if hex || prefixed { 16 } else { 10 };

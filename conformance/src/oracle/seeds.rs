@@ -58,7 +58,7 @@ fn patch(at: u16, xor: u8) -> [u8; 3] {
 /// `(x * 7) >> 32`, then the fields in order; bool = low bit of a byte).
 pub fn encode_schedule(ops: &[Op]) -> Vec<u8> {
     fn variant(out: &mut Vec<u8>, index: u64) {
-        let x = ((index << 32) + 6) / 7;
+        let x = (index << 32).div_ceil(7);
         out.extend_from_slice(&(x as u32).to_le_bytes());
     }
     let mut out = Vec::new();
@@ -231,14 +231,23 @@ pub fn seeds() -> Vec<Seed> {
     );
     for (name, data) in [
         ("raw_bundle", with_mode(0, &p.bundle)),
-        ("raw_bundle_without_opk", with_mode(0, &p.bundle_without_opk)),
+        (
+            "raw_bundle_without_opk",
+            with_mode(0, &p.bundle_without_opk),
+        ),
         ("fixture_bundle", vec![1]),
         ("fixture_bundle_without_opk", vec![2]),
         ("bad_signature", with_mode(1, &patch(100, 1))),
         ("bad_identity_key", with_mode(2, &patch(5, 0x40))),
         ("bad_flag", with_mode(2, &patch(133, 2))),
-        ("low_order_signed_prekey", with_mode(0, &signed_low_order.to_bytes())),
-        ("low_order_one_time_prekey", with_mode(0, &low_order_opk.to_bytes())),
+        (
+            "low_order_signed_prekey",
+            with_mode(0, &signed_low_order.to_bytes()),
+        ),
+        (
+            "low_order_one_time_prekey",
+            with_mode(0, &low_order_opk.to_bytes()),
+        ),
     ] {
         add(Target::Bundle, name, data);
     }
@@ -258,7 +267,11 @@ pub fn seeds() -> Vec<Seed> {
 
     // decrypt
     for (i, (message, _)) in p.to_bob.iter().enumerate() {
-        add(Target::Decrypt, &format!("bob_authentic_{i}"), with_mode(0, message));
+        add(
+            Target::Decrypt,
+            &format!("bob_authentic_{i}"),
+            with_mode(0, message),
+        );
         add(
             Target::Decrypt,
             &format!("bob_authentic_in_place_{i}"),
@@ -271,14 +284,22 @@ pub fn seeds() -> Vec<Seed> {
         );
     }
     for (i, (message, _)) in p.to_alice.iter().enumerate() {
-        add(Target::Decrypt, &format!("alice_authentic_{i}"), with_mode(1, message));
+        add(
+            Target::Decrypt,
+            &format!("alice_authentic_{i}"),
+            with_mode(1, message),
+        );
         add(
             Target::Decrypt,
             &format!("alice_patched_header_{i}"),
             with_mode(3 | ((i as u8) << 3), &patch(38, 0x7f)),
         );
     }
-    add(Target::Decrypt, "bob_short", with_mode(0, &p.to_bob[0].0[..56]));
+    add(
+        Target::Decrypt,
+        "bob_short",
+        with_mode(0, &p.to_bob[0].0[..56]),
+    );
 
     // conversation
     for (name, ops) in schedules() {
@@ -301,7 +322,10 @@ pub fn seeds() -> Vec<Seed> {
         ("sealed_state", with_mode(3, &sealed)),
         ("sealed_state_fixture", vec![4]),
         ("bob_state_bad_flag", with_mode(1, &patch(169, 7))),
-        ("bob_state_truncated", with_mode(0, &bob_state[..bob_state.len() - 1])),
+        (
+            "bob_state_truncated",
+            with_mode(0, &bob_state[..bob_state.len() - 1]),
+        ),
         ("sealed_tampered", with_mode(4, &patch(60, 1))),
     ] {
         add(Target::StateRestore, name, data);
@@ -338,7 +362,11 @@ pub fn dictionary(target: Target) -> String {
     dict_entry(&mut out, "u32_zero", &[0, 0, 0, 0]);
     dict_entry(&mut out, "u32_max", &[0xff; 4]);
     dict_entry(&mut out, "u32_max_skip", &sealwire::MAX_SKIP.to_be_bytes());
-    dict_entry(&mut out, "u32_max_skip_plus_one", &(sealwire::MAX_SKIP + 1).to_be_bytes());
+    dict_entry(
+        &mut out,
+        "u32_max_skip_plus_one",
+        &(sealwire::MAX_SKIP + 1).to_be_bytes(),
+    );
     match target {
         Target::DecodeWire | Target::Bundle | Target::Respond => {
             dict_entry(&mut out, "spk_id", &1u32.to_be_bytes());
@@ -346,8 +374,16 @@ pub fn dictionary(target: Target) -> String {
             dict_entry(&mut out, "opk_flag_set", &[1]);
             dict_entry(&mut out, "alice_identity", p.alice.public().as_bytes());
             dict_entry(&mut out, "bob_identity", p.bob.public().as_bytes());
-            dict_entry(&mut out, "signed_prekey", p.signed_prekey.public().as_bytes());
-            dict_entry(&mut out, "one_time_prekey", p.one_time_prekey.public().as_bytes());
+            dict_entry(
+                &mut out,
+                "signed_prekey",
+                p.signed_prekey.public().as_bytes(),
+            );
+            dict_entry(
+                &mut out,
+                "one_time_prekey",
+                p.one_time_prekey.public().as_bytes(),
+            );
             dict_entry(&mut out, "low_order_zero", &[0u8; 32]);
             let mut one = [0u8; 32];
             one[0] = 1;
