@@ -612,11 +612,13 @@ impl Conversation<'_, '_> {
                     ratchet_private_key: rk.clone(),
                 },
                 |reference, under_test| {
-                    let handshake = |o: &Outcome| {
-                        matches!(o, Err(OpError::Rejected(c)) if c == "handshake")
-                    };
-                    (torsion && reference.is_err() && !handshake(reference) && handshake(under_test))
-                        .then_some(IDENTITY_KEY_TORSION.id)
+                    let handshake =
+                        |o: &Outcome| matches!(o, Err(OpError::Rejected(c)) if c == "handshake");
+                    (torsion
+                        && reference.is_err()
+                        && !handshake(reference)
+                        && handshake(under_test))
+                    .then_some(IDENTITY_KEY_TORSION.id)
                 },
             )?;
             self.keep_extra(1, &r, &m);
@@ -979,7 +981,7 @@ mod tests {
             match (self.fault, request, result) {
                 (Fault::CorruptSend, Request::Encrypt { .. }, Ok(mut out)) => {
                     self.calls += 1;
-                    if self.calls % 7 == 0
+                    if self.calls.is_multiple_of(7)
                         && let Some(mut bytes) = bytes_field(&out, "message")
                     {
                         let last = bytes.len() - 1;
@@ -1003,7 +1005,7 @@ mod tests {
         }
     }
 
-    fn run_faulty(fault: Fault) -> InteropReport {
+    fn run_faulty(fault: Fault, conversations: u32) -> InteropReport {
         let mut under_test = Faulty {
             inner: ReferenceImplementation::new(),
             fault,
@@ -1012,7 +1014,7 @@ mod tests {
         run(
             &mut under_test,
             &InteropOptions {
-                conversations: 4,
+                conversations,
                 steps: 150,
                 seed: 7,
             },
@@ -1021,7 +1023,7 @@ mod tests {
 
     #[test]
     fn corrupted_messages_are_caught() {
-        let report = run_faulty(Fault::CorruptSend);
+        let report = run_faulty(Fault::CorruptSend, 4);
         assert!(!report.passed(), "{report}");
         assert!(
             report
@@ -1034,7 +1036,7 @@ mod tests {
 
     #[test]
     fn accepted_forgeries_are_caught() {
-        let report = run_faulty(Fault::AcceptsForgeries);
+        let report = run_faulty(Fault::AcceptsForgeries, 4);
         assert!(!report.passed(), "{report}");
     }
 
@@ -1042,7 +1044,7 @@ mod tests {
     /// for messages of an earlier chain: in the current chain it diverges.
     #[test]
     fn known_difference_is_tolerated_only_where_it_applies() {
-        let report = run_faulty(Fault::DuplicateAsDecryptionFailed);
+        let report = run_faulty(Fault::DuplicateAsDecryptionFailed, 40);
         assert!(!report.passed(), "{report}");
         assert!(
             report
