@@ -12,6 +12,7 @@ pub mod adapter;
 pub mod hex;
 pub mod implementation;
 pub mod interop;
+pub mod oracle;
 pub mod protocol;
 pub mod reference;
 pub mod report;
