@@ -652,7 +652,7 @@ fn ed25519_verify(public_key: &Bytes, message: &Bytes, signature: &Bytes) -> boo
 
 impl Implementation for ReferenceImplementation {
     fn name(&self) -> &str {
-        "sealwire (reference, in process)"
+        "sealwire (reference)"
     }
 
     fn capabilities(&self) -> &BTreeSet<Capability> {

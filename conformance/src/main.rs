@@ -1,0 +1,197 @@
+//! `sealwire-conformance`: runs the Sealwire v1 conformance vectors against
+//! an implementation (the built-in reference by default, or any program
+//! speaking the adapter protocol of ADAPTER.md).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sealwire_conformance::adapter::{AdapterConfig, AdapterImplementation};
+use sealwire_conformance::implementation::Implementation;
+use sealwire_conformance::reference::ReferenceImplementation;
+use sealwire_conformance::report;
+use sealwire_conformance::runner::{self, RunOptions, RunReport};
+
+const USAGE: &str = "\
+sealwire-conformance: the Sealwire v1 conformance suite
+
+USAGE:
+    sealwire-conformance [run] [OPTIONS]
+    sealwire-conformance reference-adapter
+    sealwire-conformance help
+
+run (the default) runs every vector against an implementation and prints a
+per-area table of passed, failed and skipped tests. Exit status: 0 if every
+selected test passed, 1 on any failure or if no test ran, 2 on a usage or
+I/O error.
+
+    --impl '<command>'   run `sh -c '<command>'` as an adapter (ADAPTER.md)
+                         instead of the built-in reference implementation
+    --filter <text>      only tests whose file path or a flag contains
+                         <text>, whose tcId equals it, or <path>#<tcId>;
+                         repeatable (any match selects)
+    --junit <file>       also write a JUnit XML report
+    --json <file>        also write a JSON report
+    --timeout <secs>     per-request timeout for --impl (default 10)
+    --vectors <dir>      the vectors directory (default: this crate's vectors/)
+    --quiet              no progress on stderr
+
+reference-adapter serves the built-in reference implementation over the
+adapter protocol on stdin/stdout (an example adapter, and a check of the
+adapter path: run --impl 'sealwire-conformance reference-adapter').
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.first().map(String::as_str) {
+        None => ("run", &args[..]),
+        Some(first) if first.starts_with('-') => ("run", &args[..]),
+        Some(first) => (first, &args[1..]),
+    };
+    let result = match command {
+        "run" => run(rest),
+        "reference-adapter" => reference_adapter(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(format!("unknown command `{other}`")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(why) => {
+            eprintln!("error: {why}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The options of `run`.
+#[derive(Debug)]
+struct RunArgs {
+    implementation: Option<String>,
+    filters: Vec<String>,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+    timeout: Duration,
+    vectors: PathBuf,
+    quiet: bool,
+}
+
+fn default_vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
+
+fn parse_run(args: &[String]) -> Result<RunArgs, String> {
+    let mut parsed = RunArgs {
+        implementation: None,
+        filters: Vec::new(),
+        junit: None,
+        json: None,
+        timeout: sealwire_conformance::adapter::DEFAULT_TIMEOUT,
+        vectors: default_vectors(),
+        quiet: false,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name {
+            "--impl" => parsed.implementation = Some(value()?),
+            "--filter" => parsed.filters.push(value()?),
+            "--junit" => parsed.junit = Some(value()?.into()),
+            "--json" => parsed.json = Some(value()?.into()),
+            "--vectors" => parsed.vectors = value()?.into(),
+            "--timeout" => {
+                let text = value()?;
+                let secs: f64 = text
+                    .parse()
+                    .map_err(|_| format!("--timeout: `{text}` is not a number of seconds"))?;
+                if !(secs > 0.0 && secs <= 86_400.0) {
+                    return Err(format!("--timeout: {secs} is not in (0, 86400]"));
+                }
+                parsed.timeout = Duration::from_secs_f64(secs);
+            }
+            "--quiet" => parsed.quiet = true,
+            other => return Err(format!("unknown option `{other}` for run")),
+        }
+    }
+    Ok(parsed)
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let args = parse_run(args)?;
+    if !args.vectors.is_dir() {
+        return Err(format!(
+            "vectors directory {} does not exist",
+            args.vectors.display()
+        ));
+    }
+    let (files, load_errors) = runner::load_vectors(&args.vectors);
+    let options = RunOptions {
+        filters: args.filters.clone(),
+        progress: !args.quiet,
+    };
+    let mut report = match &args.implementation {
+        None => {
+            let mut reference = ReferenceImplementation::new();
+            runner::run(&mut reference, &files, &options)
+        }
+        Some(command) => {
+            let mut config = AdapterConfig::new(command.clone());
+            config.timeout = args.timeout;
+            match AdapterImplementation::spawn(config) {
+                Ok(mut adapter) => runner::run(&mut adapter, &files, &options),
+                Err(e) => RunReport {
+                    implementation: command.clone(),
+                    capabilities: Vec::new(),
+                    results: Vec::new(),
+                    load_errors: vec![format!("the implementation could not be started: {e}")],
+                    duration: Duration::ZERO,
+                },
+            }
+        }
+    };
+    report.load_errors.splice(0..0, load_errors);
+    print!("{}", report::render_text(&report));
+    if let Some(path) = &args.json {
+        std::fs::write(path, report::render_json(&report))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::render_junit(&report))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn reference_adapter(args: &[String]) -> Result<ExitCode, String> {
+    if let Some(extra) = args.first() {
+        return Err(format!(
+            "reference-adapter takes no arguments (got `{extra}`)"
+        ));
+    }
+    let mut reference = ReferenceImplementation::new();
+    let implementation: &mut dyn Implementation = &mut reference;
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    match sealwire_conformance::serve::serve(implementation, stdin, stdout) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("reference-adapter: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

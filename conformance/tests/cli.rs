@@ -1,0 +1,299 @@
+//! The `sealwire-conformance` binary end to end, on the hand-written
+//! fixtures in `tests/fixtures/vectors/` (published RFC values and
+//! hand-derivable store tests): exit codes, the table, failure details,
+//! filters, the JSON and JUnit reports, and external adapters (a Python
+//! adapter over the standard library, a crashing one, and the built-in
+//! `reference-adapter`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sealwire-conformance");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vectors")
+}
+
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("sealwire-cli-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(BIN).args(args).output().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+fn fixtures_arg() -> String {
+    fixtures().display().to_string()
+}
+
+#[test]
+fn reference_passes_the_fixtures_and_writes_reports() {
+    let scratch = Scratch::new("reports");
+    let json = scratch.path("report.json");
+    let junit = scratch.path("report.xml");
+    let (code, out, err) = run(&[
+        "run",
+        "--vectors",
+        &fixtures_arg(),
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Sealwire conformance: sealwire (reference)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("primitives        7        0        0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("session           2        0        0"),
+        "{out}"
+    );
+    assert!(out.contains("9 tests in"), "{out}");
+    assert!(out.trim_end().ends_with("PASS"), "{out}");
+    // Progress goes to stderr.
+    assert!(
+        err.contains("primitives/rfc_fixture.json (7 tests"),
+        "{err}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({"passed": 9, "failed": 0, "skipped": 0})
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("tests=\"9\" failures=\"0\" skipped=\"0\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 9);
+}
+
+#[test]
+fn a_wrong_expected_value_fails_with_file_tcid_step_and_values() {
+    let scratch = Scratch::new("mutated");
+    let dir = scratch.path("vectors/primitives");
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = std::fs::read_to_string(fixtures().join("primitives/rfc_fixture.json")).unwrap();
+    // RFC 4231 case 2's MAC with its last byte changed.
+    let mutated = original.replace(
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3844",
+    );
+    assert_ne!(mutated, original);
+    std::fs::write(dir.join("rfc_fixture.json"), mutated).unwrap();
+    let vectors = scratch.path("vectors");
+    let (code, out, _) = run(&["--vectors", vectors.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "FAILED primitives/rfc_fixture.json tcId 4: RFC 4231 test case 2 (key shorter than the block)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("step 0 (`hmac_sha256`)"), "{out}");
+    assert!(out.contains("expected: `mac` = \"5bdcc146"), "{out}");
+    assert!(out.contains("first difference at byte 31"), "{out}");
+    assert!(
+        out.contains("primitives        6        1        0"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("FAIL"), "{out}");
+}
+
+#[test]
+fn filters_select_and_an_empty_selection_fails() {
+    let (code, out, _) = run(&[
+        "--vectors",
+        &fixtures_arg(),
+        "--filter",
+        "Rfc7748",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 tests in"), "{out}");
+    let (code, out, _) = run(&[
+        "--vectors",
+        &fixtures_arg(),
+        "--filter",
+        "store_fixture.json#2",
+        "--filter=rfc_fixture.json#5",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 tests in"), "{out}");
+    let (code, out, _) = run(&[
+        "--vectors",
+        &fixtures_arg(),
+        "--filter",
+        "NoSuchThing",
+        "--quiet",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL (no tests ran)"), "{out}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["run", "--bogus"][..],
+        &["run", "--timeout", "soon"],
+        &["run", "--timeout", "0"],
+        &["run", "--impl"],
+        &["frobnicate"],
+        &["run", "--vectors", "/nonexistent/sealwire-vectors"],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("error:") && err.contains("USAGE"),
+            "{args:?}: {err}"
+        );
+    }
+    let (code, out, _) = run(&["help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--impl"));
+}
+
+/// A Python adapter with only the standard library: HMAC-SHA256 and
+/// HKDF-SHA256 (RFC 5869, written out); everything else unsupported.
+const PY_ADAPTER: &str = r#"import hashlib, hmac, json, sys
+
+def hkdf(salt, ikm, info, length):
+    prk = hmac.new(salt or b"\0" * 32, ikm, hashlib.sha256).digest()
+    okm, t, i = b"", b"", 1
+    while len(okm) < length:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        okm, i = okm + t, i + 1
+    return okm[:length]
+
+def handle(req):
+    op = req["op"]
+    if op == "hello":
+        return {"ok": {"name": "stdlib-python", "protocol": 1, "capabilities": ["primitives", "bundle"]}}
+    h = lambda k: bytes.fromhex(req[k])
+    if op == "hmac_sha256":
+        return {"ok": {"mac": hmac.new(h("key"), h("message"), hashlib.sha256).hexdigest()}}
+    if op == "hkdf_sha256":
+        return {"ok": {"okm": hkdf(h("salt"), h("ikm"), h("info"), req["length"]).hex()}}
+    return {"unsupported": "the standard library has no " + op}
+
+for line in sys.stdin:
+    req = json.loads(line)
+    resp = handle(req)
+    resp["id"] = req["id"]
+    sys.stdout.write(json.dumps(resp) + "\n")
+    sys.stdout.flush()
+"#;
+
+#[test]
+fn a_python_adapter_passes_what_it_supports_and_the_rest_is_skipped() {
+    let scratch = Scratch::new("python");
+    let script = scratch.path("adapter.py");
+    std::fs::write(&script, PY_ADAPTER).unwrap();
+    let json = scratch.path("report.json");
+    let command = format!("python3 {}", script.display());
+    let (code, out, err) = run(&[
+        "--vectors",
+        &fixtures_arg(),
+        "--impl",
+        &command,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    // Skips are not failures.
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("Sealwire conformance: stdlib-python"), "{out}");
+    assert!(
+        out.contains("primitives        3        0        4"),
+        "{out}"
+    );
+    assert!(
+        out.contains("session           0        0        2"),
+        "{out}"
+    );
+    assert!(out.contains("needs capability `session`"), "{out}");
+    assert!(
+        out.contains(
+            "answered unsupported at step 0 (`x25519`): the standard library has no x25519"
+        ),
+        "{out}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["capabilities"],
+        serde_json::json!(["primitives", "bundle"])
+    );
+}
+
+#[test]
+fn a_crashing_adapter_fails_the_run_with_its_exit_status() {
+    let (code, out, _) = run(&[
+        "--vectors",
+        &fixtures_arg(),
+        "--impl",
+        "echo 'adapter: cannot load libsealwire.so' >&2; exit 9",
+        "--quiet",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the implementation could not be started"),
+        "{out}"
+    );
+    assert!(out.contains("exit status: 9"), "{out}");
+    assert!(out.contains("cannot load libsealwire.so"), "{out}");
+    assert!(out.contains("FAIL"), "{out}");
+}
+
+#[test]
+fn the_reference_adapter_over_stdio_matches_the_in_process_run() {
+    let command = format!("{BIN} reference-adapter");
+    let (code, out, err) = run(&["--vectors", &fixtures_arg(), "--impl", &command, "--quiet"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Sealwire conformance: sealwire (reference)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("primitives        7        0        0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("session           2        0        0"),
+        "{out}"
+    );
+}
