@@ -13,6 +13,7 @@ pub mod hex;
 pub mod implementation;
 pub mod interop;
 pub mod oracle;
+pub mod properties;
 pub mod protocol;
 pub mod reference;
 pub mod report;

@@ -1,0 +1,175 @@
+//! The adversarial-network model (`sealwire_conformance::properties`) run
+//! in process against the reference implementation.
+//!
+//! Default case counts keep a debug `cargo test` short. Overnight:
+//! `SEALWIRE_PROPTEST_CASES=20000 cargo test --release -p sealwire-conformance --test properties`.
+//! `SEALWIRE_PROPTEST_SEED=<u64>` changes (or replays) the run's seed; a
+//! failing case is persisted in `conformance/proptest-regressions/` and
+//! replayed first by every later run.
+
+use std::sync::Mutex;
+
+use proptest::sample::Index;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, RngSeed, TestCaseError, TestRunner,
+};
+use sealwire_conformance::properties::{
+    CampaignOptions, Case, Coverage, HandshakeCase, MAX_OPS, Op, Party, Plain, case, check_case,
+    check_handshake, handshake_case,
+};
+use sealwire_conformance::reference::ReferenceImplementation;
+
+/// Cases per test unless `SEALWIRE_PROPTEST_CASES` says otherwise.
+const SESSION_CASES: u32 = 64;
+const HANDSHAKE_CASES: u32 = 96;
+/// The seed of the default (CI) run; `SEALWIRE_PROPTEST_SEED` overrides it.
+const DEFAULT_SEED: u64 = 0x5ea1_0001;
+
+const SESSION_REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/proptest-regressions/properties_sessions.txt"
+);
+const HANDSHAKE_REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/proptest-regressions/properties_handshake.txt"
+);
+
+fn runner(cases: u32, regressions: &'static str) -> (TestRunner, u64) {
+    let options = CampaignOptions::from_env(cases, Some(DEFAULT_SEED));
+    let seed = options.seed.unwrap_or(DEFAULT_SEED);
+    let config = Config {
+        cases: options.cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(seed),
+        max_shrink_iters: 4096,
+        ..Config::default()
+    };
+    (TestRunner::new(config), seed)
+}
+
+#[test]
+fn sessions_on_an_adversarial_network_keep_every_property() {
+    let (mut runner, seed) = runner(SESSION_CASES, SESSION_REGRESSIONS);
+    let total = Mutex::new(Coverage::default());
+    let result = runner.run(&case(MAX_OPS), |case: Case| {
+        let mut imp = ReferenceImplementation::new();
+        let coverage = check_case(&mut imp, &case)
+            .map_err(|v| TestCaseError::fail(format!("{v}\nshrunk case:\n{case}")))?;
+        total.lock().unwrap().add(&coverage);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("run seed {seed} (SEALWIRE_PROPTEST_SEED={seed} replays it): {e}");
+    }
+    // The run exercised what it claims to check.
+    let total = total.into_inner().unwrap();
+    println!("coverage: {total:?}");
+    for class in ["duplicate", "decryption_failed", "wire"] {
+        assert!(
+            total.rejected.get(class).copied().unwrap_or(0) > 0,
+            "no `{class}` rejection: {total:?}"
+        );
+    }
+    assert!(total.state_compared > 0 && total.restarts > 0, "{total:?}");
+    assert!(
+        total.forward_secrecy_checks > 0 && total.post_compromise_checks > 0,
+        "{total:?}"
+    );
+    assert!(
+        total.copy_decryptions > 0,
+        "no copy ever decrypted: {total:?}"
+    );
+}
+
+#[test]
+fn bad_bundles_and_forged_initial_messages_never_produce_a_session() {
+    let (mut runner, seed) = runner(HANDSHAKE_CASES, HANDSHAKE_REGRESSIONS);
+    let result = runner.run(&handshake_case(), |case: HandshakeCase| {
+        let mut imp = ReferenceImplementation::new();
+        check_handshake(&mut imp, &case)
+            .map_err(|v| TestCaseError::fail(format!("{v}\nshrunk case:\n{case}")))
+    });
+    if let Err(e) = result {
+        panic!("run seed {seed} (SEALWIRE_PROPTEST_SEED={seed} replays it): {e}");
+    }
+}
+
+/// An index that selects position `at` of a list of `len`.
+fn index(at: usize, len: usize) -> Index {
+    let mut runner = TestRunner::deterministic();
+    loop {
+        let candidate = proptest::arbitrary::any::<Index>()
+            .new_tree(&mut runner)
+            .expect("Index generation cannot fail")
+            .current();
+        if candidate.index(len) == at {
+            return candidate;
+        }
+    }
+}
+
+/// A fixed schedule through the limits that generated schedules reach only
+/// rarely: a compromise healed by a DH round trip, exactly MAX_SKIP skipped
+/// keys (accepted), then MAX_SKIP + 1 (`ratchet_limit`).
+#[test]
+fn fixed_schedule_through_a_compromise_and_max_skip() {
+    let send = |from| Op::Send {
+        from,
+        plaintext: Plain::Common(1),
+    };
+    let case = Case {
+        seed: 7,
+        one_time_prekey: true,
+        first: Plain::Empty,
+        ops: vec![
+            // Bob's copy is taken while he sends on turn 2.
+            Op::Compromise(Party::Bob),
+            send(Party::Bob), // turn 2
+            Op::DeliverOldest,
+            send(Party::Alice), // turn 3
+            Op::DeliverOldest,
+            send(Party::Bob), // turn 4
+            Op::DeliverOldest,
+            send(Party::Alice), // turn 5: after the round trip
+            // Messages from Alice: 0 (initial), turn 3, turn 5 (the last).
+            Op::AttackerDecrypt {
+                copy: index(0, 1),
+                message: None,
+            },
+            Op::AttackerDecrypt {
+                copy: index(0, 1),
+                message: Some(index(1, 3)),
+            },
+            // Turn 5, N = 1..=1002, the first and the last kept.
+            Op::Burst {
+                from: Party::Alice,
+                count: 1002,
+            },
+            Op::DeliverOldest, // N = 0
+            Op::DeliverOldest, // N = 1
+            Op::DeliverOldest, // N = 1002: exactly 1000 skipped
+            Op::Burst {
+                from: Party::Alice,
+                count: 1003,
+            },
+            // Delivered at the end: N = 1003, then N = 2005 (1001 skipped).
+            Op::Replay(index(0, 1)),
+        ],
+    };
+    let mut imp = ReferenceImplementation::new();
+    let coverage = check_case(&mut imp, &case).unwrap_or_else(|v| panic!("{v}\n{case}"));
+    assert_eq!(coverage.post_compromise_checks, 1, "{coverage:?}");
+    assert_eq!(
+        coverage.copy_decryptions, 1,
+        "turn 3 opens with the copy: {coverage:?}"
+    );
+    assert_eq!(coverage.max_skipped, 1000, "{coverage:?}");
+    assert_eq!(
+        coverage.rejected.get("ratchet_limit"),
+        Some(&1),
+        "{coverage:?}"
+    );
+    assert_eq!(coverage.rejected.get("duplicate"), Some(&1), "{coverage:?}");
+}
