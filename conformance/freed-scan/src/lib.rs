@@ -27,6 +27,10 @@
 //!   real allocator is always caught, even where the system allocator could
 //!   have grown it in place (stricter than reality, on purpose).
 //!
+//! Every freed block is zeroed after the scan (armed or not), so that a
+//! secret left behind while the scan was off cannot resurface in a later
+//! allocation and be blamed on the wrong free.
+//!
 //! ## What it cannot see
 //! * copies on the stack (moves of a key into and out of a function, spilled
 //!   temporaries, the stack frames of the primitives): the stack is reused,
@@ -126,6 +130,13 @@ unsafe impl GlobalAlloc for ScanAlloc {
             let block = unsafe { core::slice::from_raw_parts(ptr, layout.size()) };
             scan_freed(block);
         }
+        // Scrub every freed block (armed or not): otherwise a secret left
+        // in a block freed while disarmed would reappear in a later
+        // allocation (in padding or an unwritten `None` payload) and be
+        // reported at that block's free, far from its cause.
+        // SAFETY: as above, the block is live and `layout.size()` long; it
+        // is written only before being handed back.
+        unsafe { scrub(ptr, layout.size()) };
         // SAFETY: forwarded unchanged; the caller upholds the contract.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -147,6 +158,18 @@ unsafe impl GlobalAlloc for ScanAlloc {
             }
         }
         new_ptr
+    }
+}
+
+/// Zeroes `len` bytes at `ptr` with volatile writes (plain writes right
+/// before `free` may be removed as dead stores).
+///
+/// # Safety
+/// `ptr` must be valid for writes of `len` bytes.
+unsafe fn scrub(ptr: *mut u8, len: usize) {
+    for i in 0..len {
+        // SAFETY: `i < len` and the caller guarantees `len` writable bytes.
+        unsafe { core::ptr::write_volatile(ptr.add(i), 0) };
     }
 }
 

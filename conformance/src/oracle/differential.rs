@@ -211,10 +211,10 @@ fn encrypt_paths_agree(run: &mut Run, i: usize, session: &mut Session, pt: &[u8]
         by_into.to_bytes() == after && by_in_place.to_bytes() == after,
         || format!("send {i}: the three encrypt paths leave different states"),
     )?;
-    let mut expected_after = state.to_vec();
+    let mut expected_after = zeroize::Zeroizing::new(state.to_vec());
     expected_after[129..161].copy_from_slice(&hmac(&cks, 2));
     expected_after[161..165].copy_from_slice(&(ns + 1).to_be_bytes());
-    run.ensure(*after == expected_after, || {
+    run.ensure(*after == *expected_after, || {
         format!("send {i}: the state after encrypt is not CKs' = HMAC(CKs, 0x02), Ns + 1")
     })?;
     run.scanner.check_bytes(&format!("message {i}"), &message)?;

@@ -75,23 +75,37 @@ use rand_core::Rng as _;
 
 /// Registers every secret `session` holds right now (RK, DHs private, CKs,
 /// CKr, the next message keys, skipped keys) and the AEAD keys the message
-/// keys expand to.
-pub fn register_session(scanner: &mut LeakScanner, label: &'static str, session: &Session) {
+/// keys expand to, labelled `"<party>: <what>"`.
+pub fn register_session(scanner: &mut LeakScanner, party: &str, session: &Session) {
     let secrets = freed::paused(|| testing::session_secrets(session));
-    for secret in &secrets {
-        scanner.add_secret(label, &secret[..]);
+    let has_receiving_chain = secrets.len() >= 6 && secrets.len() - 6 == session.skipped_keys_len();
+    for (i, secret) in secrets.iter().enumerate() {
+        let what = match (i, has_receiving_chain) {
+            (0, _) => "root key",
+            (1, _) => "ratchet private key",
+            (2, _) => "sending chain key",
+            (3, _) => "next sending message key",
+            (4, true) => "receiving chain key",
+            (5, true) => "next receiving message key",
+            _ => "skipped message key",
+        };
+        scanner.add_secret(format!("{party}: {what}"), &secret[..]);
         let (aead_key, _nonce) =
             freed::paused(|| testing::message_aead_key(&MessageKey::from_bytes(**secret)));
-        scanner.add_secret(label, &aead_key);
+        scanner.add_secret(format!("{party}: AEAD key of the {what}"), &aead_key);
     }
     freed::paused(move || drop(secrets));
 }
 
 /// Registers the next `n` draws of `rng` (future ephemeral/ratchet keys).
 pub fn register_draws(scanner: &mut LeakScanner, rng: &FixtureRng, n: usize) {
-    for key in freed::paused(|| rng.peek_keys(n)) {
+    let keys = freed::paused(|| rng.peek_keys(n));
+    for key in &keys {
         scanner.add_secret("private key drawn from the generator", &key[..]);
     }
+    // Iterating by value would free the vector's block holding bit copies
+    // of the keys (moved out, wiped only where they were moved to).
+    freed::paused(move || drop(keys));
 }
 
 /// A plaintext of `len` bytes that looks random, fixed by `id`: the leak

@@ -12,7 +12,8 @@
 //! variable `SEALWIRE_FREED_SCAN=1`. Without the allocator every function
 //! here is a cheap no-op, so the same oracles run in plain `cargo test`.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use sealwire_freed_scan as scan;
 
@@ -21,7 +22,8 @@ use super::leak::{Leak, LeakKind, LeakScanner};
 // 0 = not decided yet (read the environment), 1 = off, 2 = on.
 static ENABLED: AtomicU8 = AtomicU8::new(0);
 static WATCHING: AtomicBool = AtomicBool::new(false);
-static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+/// The label of every registered secret, by id (the registry's ids).
+static LABELS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Turns the check on or off for this process (overrides the environment).
 pub fn set_enabled(on: bool) {
@@ -44,11 +46,15 @@ pub fn is_active() -> bool {
 }
 
 /// Registers a secret's windows while a [`Watch`] is running.
-pub(crate) fn register(bytes: &[u8]) {
+pub(crate) fn register(label: &str, bytes: &[u8]) {
     if !WATCHING.load(Ordering::Relaxed) {
         return;
     }
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = {
+        let mut labels = LABELS.lock().unwrap_or_else(|p| p.into_inner());
+        labels.push(label.to_owned());
+        (labels.len() - 1) as u32
+    };
     // A full registry only weakens the check; it cannot cause a false alarm.
     let _ = scan::register(id, bytes);
 }
@@ -88,9 +94,9 @@ impl Watch {
         let active = is_active();
         if active {
             scan::reset();
-            NEXT_ID.store(0, Ordering::Relaxed);
+            LABELS.lock().unwrap_or_else(|p| p.into_inner()).clear();
             WATCHING.store(true, Ordering::SeqCst);
-            scanner.for_each_secret_window(&mut |w| register(w));
+            scanner.for_each_secret_window(&mut |label, w| register(label, w));
             scan::arm();
         }
         Self { active }
@@ -117,7 +123,11 @@ impl Watch {
                     scan::finding_count(),
                     f.phase
                 ),
-                secret: format!("registered secret #{}", f.secret_id),
+                secret: LABELS
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(f.secret_id as usize)
+                    .map_or_else(|| format!("secret #{}", f.secret_id), Clone::clone),
                 at: format!("block offset {}", f.offset),
             }),
         }

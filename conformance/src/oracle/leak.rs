@@ -21,6 +21,7 @@
 //! would otherwise find the oracle itself).
 
 use core::fmt;
+use std::borrow::Cow;
 
 use zeroize::Zeroize;
 
@@ -151,7 +152,7 @@ pub struct LeakScanner {
     windows: WindowSet,
     /// Windows that are public in this run (they came from the input).
     allowed: WindowSet,
-    labels: Vec<&'static str>,
+    labels: Vec<Cow<'static, str>>,
     /// Per label: a secret (true) or a plaintext (false).
     is_secret: Vec<bool>,
     secret_count: usize,
@@ -172,7 +173,7 @@ impl LeakScanner {
         }
     }
 
-    fn label_id(&mut self, label: &'static str, secret: bool) -> u32 {
+    fn label_id(&mut self, label: Cow<'static, str>, secret: bool) -> u32 {
         self.labels.push(label);
         self.is_secret.push(secret);
         (self.labels.len() - 1) as u32
@@ -181,19 +182,20 @@ impl LeakScanner {
     /// Registers a secret: a key, a seed, a chain or message key. Its
     /// windows are also registered with the freed-memory check when that
     /// is watching (see [`freed`](super::freed)).
-    pub fn add_secret(&mut self, label: &'static str, bytes: &[u8]) {
+    pub fn add_secret(&mut self, label: impl Into<Cow<'static, str>>, bytes: &[u8]) {
+        let label = label.into();
+        freed::register(&label, bytes);
         self.add(label, bytes, true);
-        freed::register(bytes);
     }
 
     /// Registers a plaintext the harness sent. Plaintexts are checked in
     /// outputs but not in freed memory (the caller owns returned
     /// plaintext buffers).
-    pub fn add_plaintext(&mut self, label: &'static str, bytes: &[u8]) {
-        self.add(label, bytes, false);
+    pub fn add_plaintext(&mut self, label: impl Into<Cow<'static, str>>, bytes: &[u8]) {
+        self.add(label.into(), bytes, false);
     }
 
-    fn add(&mut self, label: &'static str, bytes: &[u8], secret: bool) {
+    fn add(&mut self, label: Cow<'static, str>, bytes: &[u8], secret: bool) {
         if bytes.len() < 8 {
             return;
         }
@@ -210,13 +212,13 @@ impl LeakScanner {
 
     /// Calls `f` with every registered window of a secret (not of a
     /// plaintext), base included.
-    pub(crate) fn for_each_secret_window(&self, f: &mut dyn FnMut(&[u8; 8])) {
+    pub(crate) fn for_each_secret_window(&self, f: &mut dyn FnMut(&str, &[u8; 8])) {
         if let Some(base) = self.base {
             base.for_each_secret_window(f);
         }
         for (&w, &id) in self.windows.slots.iter().zip(&self.windows.ids) {
             if w != 0 && self.is_secret[id as usize] {
-                f(&w.to_le_bytes());
+                f(&self.labels[id as usize], &w.to_le_bytes());
             }
         }
     }
@@ -246,7 +248,7 @@ impl LeakScanner {
         }
     }
 
-    fn find(&self, window: u64) -> Option<&'static str> {
+    fn find(&self, window: u64) -> Option<&str> {
         if self.allowed.get(window).is_some() {
             return None;
         }
@@ -255,10 +257,12 @@ impl LeakScanner {
         {
             return Some(label);
         }
-        self.windows.get(window).map(|id| self.labels[id as usize])
+        self.windows
+            .get(window)
+            .map(|id| &*self.labels[id as usize])
     }
 
-    fn scan(&self, bytes: &[u8]) -> Option<(usize, &'static str)> {
+    fn scan(&self, bytes: &[u8]) -> Option<(usize, &str)> {
         if bytes.len() < 8 {
             return None;
         }

@@ -12,6 +12,8 @@
 
 use sealwire::{ErrorClass, STATE_VERSION, Session};
 
+use zeroize::Zeroizing;
+
 use super::decrypt::decrypt;
 use super::fixture::{self, FixtureRng};
 use super::leak::LeakScanner;
@@ -64,11 +66,12 @@ pub fn run(data: &[u8]) -> Outcome {
         let key = parties.storage_key();
         let restored = match mode % 5 {
             mode @ 0..=2 => {
-                let state = match mode {
+                // The state holds secrets: wipe this copy when done.
+                let state = Zeroizing::new(match mode {
                     0 => rest.to_vec(),
                     1 => patched(&parties.bob_with_skipped.to_bytes(), rest),
                     _ => patched(&parties.alice_session.to_bytes(), rest),
-                };
+                });
                 allow_public_fields(&mut run.scanner, &state);
                 match Session::from_bytes(&state) {
                     Ok(session) => {
