@@ -924,6 +924,99 @@ pub fn run(under_test: &mut dyn Implementation, options: &InteropOptions) -> Int
     report
 }
 
+/// Usage of the `interop` subcommand.
+pub const USAGE: &str = "\
+sealwire-conformance interop [--impl '<command>'] [OPTIONS]
+
+Runs random conversations between the built-in reference and an adapter
+(ADAPTER.md), in both directions, with out-of-order delivery, drops, replays
+and tampering, and compares every step with a reference-only run that uses
+the same keys. Without --impl the in-process reference plays both (a
+self-check). Exit status: 0 if no conversation diverged, 1 otherwise, 2 on a
+usage error.
+
+    --impl '<command>'     run `sh -c '<command>'` as the adapter
+    --conversations <n>    number of conversations (default 20)
+    --steps <n>            random actions per conversation (default 200)
+    --seed <n>             master seed (default 1); conversation i uses seed + i
+    --timeout <secs>       per-request timeout for --impl (default 10)
+";
+
+/// The `interop` subcommand: parses `args`, runs, prints the report.
+pub fn cli(args: &[String]) -> Result<std::process::ExitCode, String> {
+    let mut options = InteropOptions::default();
+    let mut command: Option<String> = None;
+    let mut timeout = crate::adapter::DEFAULT_TIMEOUT;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let number = |text: String| {
+            text.parse::<u64>()
+                .map_err(|_| format!("{name}: `{text}` is not a non-negative integer"))
+        };
+        match name {
+            "--impl" => command = Some(value()?),
+            "--conversations" => {
+                options.conversations =
+                    u32::try_from(number(value()?)?).map_err(|_| format!("{name}: too large"))?;
+            }
+            "--steps" => {
+                options.steps =
+                    u32::try_from(number(value()?)?).map_err(|_| format!("{name}: too large"))?;
+            }
+            "--seed" => options.seed = number(value()?)?,
+            "--timeout" => {
+                let text = value()?;
+                let secs: f64 = text
+                    .parse()
+                    .map_err(|_| format!("--timeout: `{text}` is not a number of seconds"))?;
+                if !(secs > 0.0 && secs <= 86_400.0) {
+                    return Err(format!("--timeout: {secs} is not in (0, 86400]"));
+                }
+                timeout = core::time::Duration::from_secs_f64(secs);
+            }
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            other => return Err(format!("unknown option `{other}` for interop")),
+        }
+    }
+    if options.conversations == 0 {
+        return Err("--conversations must be at least 1".into());
+    }
+    let report = match command {
+        None => run(&mut ReferenceImplementation::new(), &options),
+        Some(command) => {
+            let mut config = crate::adapter::AdapterConfig::new(command.clone());
+            config.timeout = timeout;
+            match crate::adapter::AdapterImplementation::spawn(config) {
+                Ok(mut adapter) => run(&mut adapter, &options),
+                Err(e) => InteropReport {
+                    implementation: command,
+                    broken: Some(format!("the implementation could not be started: {e}")),
+                    ..InteropReport::default()
+                },
+            }
+        }
+    };
+    print!("{report}");
+    Ok(if report.passed() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

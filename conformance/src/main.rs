@@ -18,6 +18,7 @@ sealwire-conformance: the Sealwire v1 conformance suite
 USAGE:
     sealwire-conformance [run] [OPTIONS]
     sealwire-conformance reference-adapter
+    sealwire-conformance interop [--impl '<command>'] [--conversations <n>] [--steps <n>] [--seed <n>]
     sealwire-conformance help
 
 run (the default) runs every vector against an implementation and prints a
@@ -39,6 +40,10 @@ I/O error.
 reference-adapter serves the built-in reference implementation over the
 adapter protocol on stdin/stdout (an example adapter, and a check of the
 adapter path: run --impl 'sealwire-conformance reference-adapter').
+
+interop runs random conversations between the reference and an adapter in
+both directions (out-of-order delivery, drops, replays, tampering) and
+compares every step with a reference-only run; `interop --help` for more.
 ";
 
 fn main() -> ExitCode {
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
     let result = match command {
         "run" => run(rest),
         "reference-adapter" => reference_adapter(rest),
+        "interop" => sealwire_conformance::interop::cli(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
