@@ -18,6 +18,7 @@ sealwire-conformance: the Sealwire v1 conformance suite
 USAGE:
     sealwire-conformance [run] [OPTIONS]
     sealwire-conformance reference-adapter
+    sealwire-conformance props [OPTIONS]   (property model; props --help)
     sealwire-conformance interop [--impl '<command>'] [--conversations <n>] [--steps <n>] [--seed <n>]
     sealwire-conformance help
 
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
     let result = match command {
         "run" => run(rest),
         "reference-adapter" => reference_adapter(rest),
+        "props" => sealwire_conformance::properties::cli::command(rest),
         "interop" => sealwire_conformance::interop::cli(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

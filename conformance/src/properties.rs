@@ -13,6 +13,7 @@
 //! model runs in process against the reference and black-box against any
 //! adapter ([`run_campaign`], the `props` subcommand).
 
+pub mod cli;
 mod driver;
 mod handshake;
 mod model;
@@ -213,6 +214,8 @@ pub struct CampaignReport {
     pub seed: u64,
     /// Cases run per test.
     pub cases: u32,
+    /// What the passing session cases exercised.
+    pub coverage: Coverage,
     /// The first violation, if any.
     pub failure: Option<Failure>,
 }
@@ -220,11 +223,30 @@ pub struct CampaignReport {
 impl fmt::Display for CampaignReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.failure {
-            None => write!(
-                f,
-                "props: {} session and {} handshake cases passed (seed {})",
-                self.cases, self.cases, self.seed
-            ),
+            None => {
+                let c = &self.coverage;
+                writeln!(
+                    f,
+                    "props: {} session and {} handshake cases passed (seed {})",
+                    self.cases, self.cases, self.seed
+                )?;
+                write!(
+                    f,
+                    "  {} messages sent, {} decrypted; rejected {:?}; {} states compared after \
+                     a rejection; {} restarts; copies: {} forward-secrecy and {} \
+                     post-compromise attempts, {} predicted decryptions; largest \
+                     skipped-key store {}",
+                    c.sent,
+                    c.accepted,
+                    c.rejected,
+                    c.state_compared,
+                    c.restarts,
+                    c.forward_secrecy_checks,
+                    c.post_compromise_checks,
+                    c.copy_decryptions,
+                    c.max_skipped
+                )
+            }
             Some(failure) => write!(
                 f,
                 "props: FAILED (seed {}; rerun with --seed {} or {}={})\n{failure}",
@@ -240,12 +262,17 @@ impl fmt::Display for CampaignReport {
 pub fn run_campaign(imp: &mut dyn Implementation, options: &CampaignOptions) -> CampaignReport {
     let seed = options.seed.unwrap_or_else(random_seed);
     let imp = RefCell::new(imp);
+    let coverage = RefCell::new(Coverage::default());
     let sessions = run_one(
         "sessions",
         options,
         seed,
         &case(options.max_ops),
-        |case| check_case(*imp.borrow_mut(), case).map(drop),
+        |case| {
+            let covered = check_case(*imp.borrow_mut(), case)?;
+            coverage.borrow_mut().add(&covered);
+            Ok(())
+        },
         |case| case.to_string(),
     );
     let failure = match sessions {
@@ -262,6 +289,7 @@ pub fn run_campaign(imp: &mut dyn Implementation, options: &CampaignOptions) -> 
     CampaignReport {
         seed,
         cases: options.cases,
+        coverage: coverage.into_inner(),
         failure,
     }
 }

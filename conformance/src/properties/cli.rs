@@ -1,0 +1,123 @@
+//! The `props` subcommand of `sealwire-conformance`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{CampaignOptions, run_campaign};
+use crate::adapter::{AdapterConfig, AdapterImplementation, DEFAULT_TIMEOUT};
+use crate::implementation::Implementation;
+use crate::reference::ReferenceImplementation;
+
+/// Usage of `props`, for the binary's help text.
+pub const USAGE: &str = "\
+props runs the adversarial-network property model (conformance/PROPERTIES.md)
+against an implementation and reports the first violated property with its
+shrunk schedule. Exit status: 0 if every case passed, 1 on a violation, 2 on
+a usage error.
+
+    --impl '<command>'   run `sh -c '<command>'` as an adapter (ADAPTER.md)
+                         instead of the built-in reference implementation
+    --cases <n>          cases per property (default 64)
+    --seed <u64>         the campaign seed (default: random, reported)
+    --max-ops <n>        longest schedule (default 48)
+    --timeout <secs>     per-request timeout for --impl (default 10)
+";
+
+/// Runs `props` with its arguments (after the subcommand name).
+pub fn command(args: &[String]) -> Result<ExitCode, String> {
+    let mut options = CampaignOptions::default();
+    let mut implementation = None;
+    let mut timeout = DEFAULT_TIMEOUT;
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("sealwire-conformance props [OPTIONS]\n\n{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name {
+            "--impl" => implementation = Some(value()?),
+            "--cases" => options.cases = number(name, &value()?)?,
+            "--seed" => options.seed = Some(number(name, &value()?)?),
+            "--max-ops" => options.max_ops = number(name, &value()?)?,
+            "--timeout" => {
+                let secs: f64 = number(name, &value()?)?;
+                if !(secs > 0.0 && secs <= 86_400.0) {
+                    return Err(format!("--timeout: {secs} is not in (0, 86400]"));
+                }
+                timeout = Duration::from_secs_f64(secs);
+            }
+            other => return Err(format!("unknown option `{other}` for props")),
+        }
+    }
+    if options.cases == 0 || options.max_ops == 0 {
+        return Err("--cases and --max-ops must be at least 1".into());
+    }
+    let report = match implementation {
+        None => run_campaign(&mut ReferenceImplementation::new(), &options),
+        Some(command) => {
+            let mut config = AdapterConfig::new(command.clone());
+            config.timeout = timeout;
+            let mut adapter = AdapterImplementation::spawn(config)
+                .map_err(|e| format!("the implementation could not be started: {e}"))?;
+            eprintln!(
+                "props: {} ({} cases per property, schedules of up to {} steps)",
+                adapter.name(),
+                options.cases,
+                options.max_ops
+            );
+            run_campaign(&mut adapter, &options)
+        }
+    };
+    println!("{report}");
+    Ok(if report.failure.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn number<T: core::str::FromStr>(name: &str, text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{name}: `{text}` is not a valid number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::properties::MAX_OPS;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn bad_options_are_usage_errors() {
+        assert!(command(&args(&["--cases", "many"])).is_err());
+        assert!(command(&args(&["--cases", "0"])).is_err());
+        assert!(command(&args(&["--frobnicate"])).is_err());
+        assert!(command(&args(&["--seed"])).is_err());
+        assert!(command(&args(&["--timeout", "-1"])).is_err());
+    }
+
+    #[test]
+    fn the_reference_passes_a_small_campaign() {
+        let code = command(&args(&["--cases", "2", "--seed", "11", "--max-ops", "8"]));
+        assert_eq!(code, Ok(ExitCode::SUCCESS));
+    }
+
+    #[test]
+    fn max_ops_default_matches_the_usage_text() {
+        assert!(USAGE.contains(&format!("(default {MAX_OPS})")));
+        assert!(USAGE.contains(&format!("(default {})", CampaignOptions::default().cases)));
+    }
+}
