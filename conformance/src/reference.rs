@@ -282,6 +282,11 @@ impl ReferenceImplementation {
                 info,
                 length,
             } => {
+                // RFC 5869: at most 255 blocks. Checked before allocating,
+                // so that no length in a request can exhaust memory.
+                if *length > 255 * 32 {
+                    return Err(malformed());
+                }
                 let mut okm = Zeroizing::new(vec![0u8; *length]);
                 Hkdf::<Sha256>::new(Some(salt.as_slice()), ikm.as_slice())
                     .expand(info.as_slice(), &mut okm)
@@ -821,15 +826,27 @@ mod tests {
             field(&out, "okm").to_hex(),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
         );
-        assert_eq!(
-            imp.call(&Request::HkdfSha256 {
+        for length in [255 * 32 + 1, usize::MAX] {
+            assert_eq!(
+                imp.call(&Request::HkdfSha256 {
+                    salt: Bytes::default(),
+                    ikm: Bytes::default(),
+                    info: Bytes::default(),
+                    length,
+                }),
+                Err(OpError::Rejected("wire".into()))
+            );
+        }
+        let out = ok(
+            &mut imp,
+            Request::HkdfSha256 {
                 salt: Bytes::default(),
                 ikm: Bytes::default(),
                 info: Bytes::default(),
-                length: 255 * 32 + 1,
-            }),
-            Err(OpError::Rejected("wire".into()))
+                length: 255 * 32,
+            },
         );
+        assert_eq!(field(&out, "okm").0.len(), 255 * 32);
         let out = ok(
             &mut imp,
             Request::HmacSha256 {

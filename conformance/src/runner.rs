@@ -666,7 +666,9 @@ fn compare_bundles(want: &Value, got: &Value) -> Result<(), (String, String)> {
 pub fn show_value(value: &Value) -> String {
     match value {
         Value::String(s) if s.len() > 160 => {
-            format!("\"{}…\" ({} bytes)", &s[..128], s.len() / 2)
+            // By characters: an adapter may return any text, not only hex.
+            let head: String = s.chars().take(128).collect();
+            format!("\"{head}…\" ({} bytes)", s.len() / 2)
         }
         other => other.to_string(),
     }
@@ -1172,6 +1174,21 @@ mod tests {
         }
         assert_eq!(report.counts(), (1, 2, 0));
         assert!(!report.success());
+    }
+
+    #[test]
+    fn long_values_are_cut_on_character_boundaries() {
+        let hex = Value::String("ab".repeat(100));
+        assert_eq!(
+            show_value(&hex),
+            format!("\"{}…\" (100 bytes)", "ab".repeat(64))
+        );
+        let text = Value::String("é".repeat(200));
+        assert_eq!(
+            show_value(&text),
+            format!("\"{}…\" (200 bytes)", "é".repeat(128))
+        );
+        assert_eq!(show_value(&Value::from(7)), "7");
     }
 
     #[test]
