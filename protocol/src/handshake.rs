@@ -20,6 +20,7 @@ use crate::keys::{
 };
 use crate::ratchet::Session;
 use crate::seal::{AD_LEN, AssociatedData};
+use crate::wipe::{push_wiping, remove_wiping};
 use crate::wire::{BundleFields, InitialMessage};
 
 /// A prekey bundle as published by the responder: identity key, signed
@@ -154,14 +155,21 @@ impl InMemoryPreKeyStore {
 
     /// Adds (or replaces, by id) a signed prekey.
     pub fn add_signed_prekey(&mut self, key: SignedPreKey) {
-        self.signed.retain(|k| k.id() != key.id());
-        self.signed.push(key);
+        if let Some(index) = self.signed.iter().position(|k| k.id() == key.id()) {
+            // Replacing drops the old key where it lies (wiping it).
+            self.signed[index] = key;
+            return;
+        }
+        push_wiping(&mut self.signed, key);
     }
 
     /// Adds (or replaces, by id) a one-time prekey.
     pub fn add_one_time_prekey(&mut self, key: OneTimePreKey) {
-        self.one_time.retain(|k| k.id() != key.id());
-        self.one_time.push(key);
+        if let Some(index) = self.one_time.iter().position(|k| k.id() == key.id()) {
+            self.one_time[index] = key;
+            return;
+        }
+        push_wiping(&mut self.one_time, key);
     }
 
     /// How many one-time prekeys remain.
@@ -180,7 +188,13 @@ impl PreKeyStore for InMemoryPreKeyStore {
     }
 
     fn remove_one_time_prekey(&mut self, id: u32) {
-        self.one_time.retain(|k| k.id() != id);
+        if let Some(index) = self.one_time.iter().position(|k| k.id() == id) {
+            remove_wiping(
+                &mut self.one_time,
+                index,
+                OneTimePreKey::new(0, [0u8; KEY_LEN]),
+            );
+        }
     }
 }
 

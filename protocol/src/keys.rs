@@ -37,6 +37,13 @@ macro_rules! secret_32 {
 
         impl ZeroizeOnDrop for $name {}
 
+        impl Default for $name {
+            /// All zero: a placeholder, never used as a key.
+            fn default() -> Self {
+                Self([0u8; KEY_LEN])
+            }
+        }
+
         impl $name {
             /// Wraps raw key bytes (for known-answer tests and restored state).
             pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
@@ -100,7 +107,7 @@ secret_32!(
 );
 
 /// An X25519 public key (RFC 7748), as its raw 32 bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct PublicKey(pub(crate) [u8; KEY_LEN]);
 
 impl PublicKey {

@@ -69,6 +69,7 @@ mod keys;
 mod ratchet;
 pub mod seal;
 mod state;
+mod wipe;
 mod wire;
 
 #[cfg(feature = "test-secrets")]

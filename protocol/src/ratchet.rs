@@ -42,11 +42,58 @@ pub(crate) struct Sending {
     pub(crate) previous_len: u32,
 }
 
+/// An optional value that is always fully initialised: `None` holds
+/// `T::default()` (zero bytes). An `Option<[u8; 32]>`-like `None` leaves its
+/// payload bytes unwritten, so moving it to the heap can carry stale stack
+/// bytes (an earlier temporary's key) there, and dropping it wipes nothing.
+#[derive(Clone, Default)]
+pub(crate) struct Slot<T: Default> {
+    present: bool,
+    value: T,
+}
+
+impl<T: Default> Slot<T> {
+    pub(crate) fn some(value: T) -> Self {
+        Self {
+            present: true,
+            value,
+        }
+    }
+
+    pub(crate) fn none() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn as_ref(&self) -> Option<&T> {
+        self.present.then_some(&self.value)
+    }
+
+    pub(crate) fn as_mut(&mut self) -> Option<&mut T> {
+        self.present.then_some(&mut self.value)
+    }
+
+    pub(crate) fn is_some(&self) -> bool {
+        self.present
+    }
+}
+
+impl<T: Default> From<Option<T>> for Slot<T> {
+    fn from(value: Option<T>) -> Self {
+        value.map_or_else(Self::none, Self::some)
+    }
+}
+
+impl<T: Default + core::fmt::Debug> core::fmt::Debug for Slot<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.as_ref().fmt(f)
+    }
+}
+
 /// The receiving half: DHr, CKr and Nr.
 #[derive(Clone, Debug)]
 pub(crate) struct Receiving {
-    pub(crate) ratchet_key: Option<PublicKey>,
-    pub(crate) chain: Option<ChainKey>,
+    pub(crate) ratchet_key: Slot<PublicKey>,
+    pub(crate) chain: Slot<ChainKey>,
     pub(crate) n: u32,
 }
 
@@ -92,8 +139,8 @@ impl Session {
                 previous_len: 0,
             },
             receiving: Receiving {
-                ratchet_key: Some(their_ratchet_key),
-                chain: None,
+                ratchet_key: Slot::some(their_ratchet_key),
+                chain: Slot::none(),
                 n: 0,
             },
             previous_ratchet_keys: VecDeque::new(),
@@ -116,8 +163,8 @@ impl Session {
                 previous_len: 0,
             },
             receiving: Receiving {
-                ratchet_key: None,
-                chain: None,
+                ratchet_key: Slot::none(),
+                chain: Slot::none(),
                 n: 0,
             },
             previous_ratchet_keys: VecDeque::new(),
@@ -259,11 +306,11 @@ impl Session {
         let mut pending = self.receive_plan(&header, rng)?;
 
         // 3. The message key itself, then authentication.
-        let (next, mk) = match &pending.receiving.chain {
+        let (next, mk) = match pending.receiving.chain.as_ref() {
             Some(chain) => kdf_ck(chain),
             None => return Err(Error::DecryptionFailed),
         };
-        pending.receiving.chain = Some(next);
+        pending.receiving.chain = Slot::some(next);
         pending.receiving.n = header.message_number + 1;
         let plaintext = match seal::open_in_place(&mk, &self.ad, message) {
             Ok(plaintext) => plaintext,
@@ -291,7 +338,7 @@ impl Session {
             retired_key: None,
             new_skipped: Vec::new(),
         };
-        if self.receiving.ratchet_key != Some(header.ratchet_key) {
+        if self.receiving.ratchet_key.as_ref() != Some(&header.ratchet_key) {
             if self.previous_ratchet_keys.contains(&header.ratchet_key) {
                 // An earlier chain whose key is no longer stored: used or evicted.
                 return Err(Error::Duplicate);
@@ -314,11 +361,11 @@ impl Session {
             let dh_out = key_pair.dh(&header.ratchet_key)?;
             let (root, sending_chain) = kdf_rk(&root, &dh_out);
             if self.receiving.chain.is_some() {
-                pending.retired_key = self.receiving.ratchet_key;
+                pending.retired_key = self.receiving.ratchet_key.as_ref().copied();
             }
             pending.receiving = Receiving {
-                ratchet_key: Some(header.ratchet_key),
-                chain: Some(receiving_chain),
+                ratchet_key: Slot::some(header.ratchet_key),
+                chain: Slot::some(receiving_chain),
                 n: 0,
             };
             pending.sending = Some(Sending {
@@ -372,7 +419,8 @@ fn skip_until(
     until: u32,
     out: &mut Vec<SkippedKey>,
 ) -> Result<(), Error> {
-    let (Some(chain), Some(ratchet_key)) = (&mut receiving.chain, receiving.ratchet_key) else {
+    let ratchet_key = receiving.ratchet_key.as_ref().copied();
+    let (Some(chain), Some(ratchet_key)) = (receiving.chain.as_mut(), ratchet_key) else {
         return Ok(());
     };
     if until <= receiving.n {

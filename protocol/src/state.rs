@@ -72,14 +72,14 @@ impl Session {
         out.extend_from_slice(&self.sending.chain.0);
         out.extend_from_slice(&self.sending.n.to_be_bytes());
         out.extend_from_slice(&self.sending.previous_len.to_be_bytes());
-        match &self.receiving.ratchet_key {
+        match self.receiving.ratchet_key.as_ref() {
             Some(key) => {
                 out.push(1);
                 out.extend_from_slice(key.as_bytes());
             }
             None => out.push(0),
         }
-        match &self.receiving.chain {
+        match self.receiving.chain.as_ref() {
             Some(chain) => {
                 out.push(1);
                 out.extend_from_slice(&chain.0);
@@ -175,8 +175,8 @@ impl Session {
                 previous_len: pn,
             },
             receiving: Receiving {
-                ratchet_key: dhr,
-                chain: ckr,
+                ratchet_key: dhr.into(),
+                chain: ckr.into(),
                 n: nr,
             },
             previous_ratchet_keys: previous,

@@ -56,7 +56,7 @@ pub fn session_secrets(session: &Session) -> Vec<Zeroizing<[u8; KEY_LEN]>> {
     ];
     let (_, next_send) = crate::kdf::kdf_ck(&session.sending.chain);
     out.push(Zeroizing::new(next_send.0));
-    if let Some(chain) = &session.receiving.chain {
+    if let Some(chain) = session.receiving.chain.as_ref() {
         out.push(Zeroizing::new(chain.0));
         let (_, next_recv) = crate::kdf::kdf_ck(chain);
         out.push(Zeroizing::new(next_recv.0));

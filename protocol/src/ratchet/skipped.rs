@@ -23,20 +23,7 @@ pub(crate) struct SkippedKey {
     pub(crate) message_key: MessageKey,
 }
 
-/// Makes room for `additional` more keys in `keys` without a reallocation
-/// that would leave unwiped copies behind: when the capacity is short, the
-/// keys are cloned into a new buffer and the old buffer is dropped in place,
-/// which wipes every key in it before it is freed.
-pub(crate) fn reserve_wiping(keys: &mut Vec<SkippedKey>, additional: usize) {
-    let needed = keys.len() + additional;
-    if keys.capacity() >= needed {
-        return;
-    }
-    let mut grown = Vec::with_capacity(needed.max(keys.capacity() * 2));
-    grown.extend(keys.iter().cloned());
-    // Dropping the old vector drops (wipes) each key where it lies.
-    *keys = grown;
-}
+pub(crate) use crate::wipe::reserve_wiping;
 
 /// Skipped message keys in insertion order (oldest first).
 #[derive(Clone, Debug, Default)]
