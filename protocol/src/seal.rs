@@ -79,7 +79,10 @@ struct MessageCipher {
 
 impl MessageCipher {
     fn new(mk: &MessageKey) -> Self {
-        let (key, nonce) = kdf::message_keys(mk);
+        let (key, mut nonce) = kdf::message_keys(mk);
+        if planted!(ConstantNonce) {
+            nonce = [0u8; kdf::NONCE_LEN];
+        }
         Self { key, nonce }
     }
 
@@ -113,11 +116,16 @@ impl MessageCipher {
 
     /// Verifies `tag` over `aad || body`, and only then decrypts `body`.
     fn open(&self, aad: &[u8], body: &mut [u8], tag: &Tag) -> Result<(), Error> {
-        if Self::is_short(aad, body) {
+        let result = if Self::is_short(aad, body) {
             self.open_short(aad, body, tag)
         } else {
             self.open_bulk(aad, body, tag)
+        };
+        if result.is_err() && planted!(ReleaseBeforeVerify) {
+            // Decrypt-then-verify: the plaintext is already in the buffer.
+            self.short_path().0.apply_keystream(body);
         }
+        result
     }
 
     fn seal_short(
@@ -171,6 +179,9 @@ fn aad_for(ad: &AssociatedData, header: &[u8]) -> [u8; AD_LEN + HEADER_LEN] {
     let mut aad = [0u8; AD_LEN + HEADER_LEN];
     aad[..AD_LEN].copy_from_slice(ad);
     aad[AD_LEN..].copy_from_slice(&header[..HEADER_LEN]);
+    if planted!(HeaderUnauthenticated) {
+        aad[AD_LEN..].fill(0);
+    }
     aad
 }
 
