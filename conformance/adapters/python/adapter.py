@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import copy
 import json
-import secrets
 import sys
 import traceback
 import warnings
@@ -167,34 +166,44 @@ X3DH_RANDOM = ScriptedSecrets()
 x3dh.base_state.secrets = X3DH_RANDOM  # type: ignore[attr-defined]
 
 
+# A private key that is never part of a session: it stands in where the
+# packages need a key that cannot influence any output (a throwaway identity
+# for bundle verification, the initiator's own unused signed prekey, a
+# placeholder signed prekey no id names). The adapter draws no randomness of
+# its own.
+PLACEHOLDER_KEY = bytes([0x5A]) * KEY_LEN
+
+
 class RatchetKeySource:
     """The ratchet private keys handed to the doubleratchet package's
     `_generate_priv` hook: the runner's key for this operation.
 
-    If the package asks for a ratchet key the runner did not give (for
-    example a decrypt without `ratchet_private_key` whose message the
-    package treats as a new turn), a fresh random key is used: the step can
-    only belong to a message that then fails, and the package discards it.
+    If the package asks for a ratchet key the runner did not give (a
+    decrypt without `ratchet_private_key` whose message the package treats
+    as a new turn), it gets a placeholder and `unsupplied` is set: if such a
+    message is then rejected the step is discarded with it, but a message
+    accepted that way would leave a session with a key the runner does not
+    know, so the adapter stops (see `op_decrypt`).
     """
 
     def __init__(self) -> None:
-        self._key: Optional[bytes] = None
-        self.drawn = 0
+        self._keys: List[bytes] = []
+        self.unsupplied = False
 
     @contextlib.contextmanager
     def provide(self, key: Optional[bytes]):
-        self._key = key
-        self.drawn = 0
+        self._keys = [] if key is None else [key]
+        self.unsupplied = False
         try:
             yield
         finally:
-            self._key = None
+            self._keys = []
 
     def draw(self) -> bytes:
-        self.drawn += 1
-        if self._key is not None and self.drawn == 1:
-            return self._key
-        return secrets.token_bytes(KEY_LEN)
+        if self._keys:
+            return self._keys.pop()
+        self.unsupplied = True
+        return PLACEHOLDER_KEY
 
 
 RATCHET_KEYS = RatchetKeySource()
@@ -833,8 +842,8 @@ class Adapter:
         # prekeys). Run exactly that with a throwaway identity and discard
         # the result.
         bundle = Bundle.decode(field_bytes(req, "bundle"))
-        throwaway = new_x3dh_state(secrets.token_bytes(32), secrets.token_bytes(32))
-        with X3DH_RANDOM.script(secrets.token_bytes(32)):
+        throwaway = new_x3dh_state(PLACEHOLDER_KEY, PLACEHOLDER_KEY)
+        with X3DH_RANDOM.script(PLACEHOLDER_KEY):
             self.run(self.agree_active(throwaway, bundle))
         return {}
 
@@ -873,7 +882,7 @@ class Adapter:
         # The store's state: the identity and the one-time prekeys. Its own
         # signed prekey is a placeholder no id names; a respond puts the
         # named one in its place.
-        state = new_x3dh_state(seed, secrets.token_bytes(32))
+        state = new_x3dh_state(seed, PLACEHOLDER_KEY)
         one_time: Dict[int, bytes] = {}
         for entry in one_time_in:
             opk_id, opk_priv = self.prekey_secret(entry)
@@ -899,8 +908,8 @@ class Adapter:
         ek = field_bytes(req, "ephemeral_private_key", 32)
         ratchet_key = field_bytes(req, "ratchet_private_key", 32)
         plaintext = field_bytes(req, "plaintext")
-        # The initiator's own signed prekey is never used: a random one.
-        identity = new_x3dh_state(seed, secrets.token_bytes(32))
+        # The initiator's own signed prekey is never used.
+        identity = new_x3dh_state(seed, PLACEHOLDER_KEY)
         with X3DH_RANDOM.script(ek):
             sk, ad, x3dh_header = self.run(self.agree_active(identity, bundle))
         if len(plaintext) > MAX_PLAINTEXT_LEN:
@@ -1035,6 +1044,11 @@ class Adapter:
         try:
             with RATCHET_KEYS.provide(ratchet_key):
                 plaintext = self.receive(lambda: session.ratchet.decrypt_message(message, session.ad))
+                if RATCHET_KEYS.unsupplied:
+                    raise RuntimeError(
+                        "decrypt accepted a message that starts a new ratchet turn, "
+                        "but the request supplied no ratchet_private_key"
+                    )
         except BaseException:
             session.ratchet = snapshot
             raise

@@ -30,11 +30,12 @@ PYTHON = os.environ.get("SEALWIRE_ADAPTER_PYTHON", sys.executable)
 class Adapter:
     """One adapter process; `call` sends a request and returns the response."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.proc = subprocess.Popen(
             [PYTHON, str(ADAPTER)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if quiet else None,
             text=True,
         )
         self.next_id = 0
@@ -350,6 +351,24 @@ class AdapterTest(unittest.TestCase):
         self.assertEqual(self.adapter.error("decrypt", session=alice, message=forged.hex(),
                                             ratchet_private_key=None), "decryption_failed")
         self.assertEqual(self.receive(alice, self.send(bob, b"still fine")), hx(b"still fine"))
+
+    def test_a_new_turn_without_a_supplied_ratchet_key_stops_the_adapter(self) -> None:
+        # Accepting it would leave a session with a key the runner does not
+        # know: the adapter reports a fault (exits non-zero) instead. (Its
+        # traceback is expected here: this adapter's stderr is discarded.)
+        self.assertEqual(self.adapter.close(), 0)
+        self.adapter = Adapter(quiet=True)
+        self.adapter.send({"id": 0, "op": "hello", "protocol": 1})
+        alice, bob, _, _ = self.conversation()
+        message = self.send(bob, b"new turn")
+        request = {"id": 10_000, "op": "decrypt", "session": alice, "message": message, "ratchet_private_key": None}
+        assert self.adapter.proc.stdin is not None and self.adapter.proc.stdout is not None
+        self.adapter.proc.stdin.write(json.dumps(request) + "\n")
+        self.adapter.proc.stdin.flush()
+        self.assertEqual(self.adapter.proc.stdout.readline(), "")
+        self.assertNotEqual(self.adapter.proc.wait(timeout=60), 0)
+        self.adapter = Adapter()  # a fresh one for tearDown
+        self.adapter.send({"id": 0, "op": "hello", "protocol": 1})
 
     # -- protocol -------------------------------------------------------------
 
