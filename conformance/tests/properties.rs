@@ -160,7 +160,13 @@ fn fixed_schedule_through_a_compromise_and_max_skip() {
     };
     let mut imp = ReferenceImplementation::new();
     let coverage = check_case(&mut imp, &case).unwrap_or_else(|v| panic!("{v}\n{case}"));
-    assert_eq!(coverage.post_compromise_checks, 1, "{coverage:?}");
+    // One requested attempt, and two automatic ones on the first turn-5
+    // messages Bob accepts.
+    assert_eq!(coverage.post_compromise_checks, 3, "{coverage:?}");
+    assert_eq!(
+        coverage.forward_secrecy_checks, 1,
+        "the initial message: {coverage:?}"
+    );
     assert_eq!(
         coverage.copy_decryptions, 1,
         "turn 3 opens with the copy: {coverage:?}"
@@ -172,4 +178,39 @@ fn fixed_schedule_through_a_compromise_and_max_skip() {
         "{coverage:?}"
     );
     assert_eq!(coverage.rejected.get("duplicate"), Some(&1), "{coverage:?}");
+}
+
+/// Three chains of about 1000 skipped keys each fill the store to its cap of
+/// 2000; the oldest key is evicted and its message is then a `duplicate`.
+#[test]
+fn fixed_schedule_fills_the_skipped_key_store_and_evicts_the_oldest() {
+    let converse = |from| Op::Converse {
+        from,
+        plaintext: Plain::Empty,
+    };
+    let burst = |count| Op::Burst {
+        from: Party::Alice,
+        count,
+    };
+    let case = Case {
+        seed: 8,
+        one_time_prekey: false,
+        first: Plain::Common(0),
+        ops: vec![
+            burst(1001),              // turn 1, N = 1..=1001; N = 1 and 1001 kept
+            Op::Deliver(index(1, 2)), // N = 1001: 1000 keys skipped
+            converse(Party::Bob),     // turn 2
+            burst(1001),              // turn 3, N = 0..=1000
+            Op::Deliver(index(2, 3)), // N = 1000: 1000 more, the store is full
+            converse(Party::Bob),     // turn 4
+            burst(2),                 // turn 5, N = 0 and 1
+            Op::Deliver(index(3, 4)), // N = 1: one more key evicts (1, 1)
+                                      // Delivered at the end: (1, 1) duplicate, (3, 0) and (5, 0) from the store.
+        ],
+    };
+    let mut imp = ReferenceImplementation::new();
+    let coverage = check_case(&mut imp, &case).unwrap_or_else(|v| panic!("{v}\n{case}"));
+    assert_eq!(coverage.max_skipped, 2000, "{coverage:?}");
+    assert_eq!(coverage.rejected.get("duplicate"), Some(&1), "{coverage:?}");
+    assert_eq!(coverage.rejected.len(), 1, "{coverage:?}");
 }

@@ -105,7 +105,13 @@ struct Copy {
     model: ChainModel,
     /// Messages the victim had decrypted when the copy was taken.
     received: HashSet<usize>,
+    /// Post-compromise attempts made automatically so far.
+    healed_attempts: u32,
 }
+
+/// Automatic post-compromise attempts per copy (on the first messages
+/// after the round trip that the victim accepts).
+const HEALED_ATTEMPTS: u32 = 2;
 
 /// How a delivered message came about.
 #[derive(Clone, Copy, Debug)]
@@ -518,7 +524,7 @@ impl<'d, 'i> World<'d, 'i> {
                 let side = &mut self.sides[to.index()];
                 side.model = accepted.next;
                 side.received.push(id);
-                Ok(())
+                self.attack_after_healing(to, id)
             }
             (Err(expected), Err(class)) => {
                 if let Origin::Honest(id) = origin {
@@ -635,6 +641,7 @@ impl<'d, 'i> World<'d, 'i> {
             state,
             model: side.model.clone(),
             received: side.received.iter().copied().collect(),
+            healed_attempts: 0,
         });
         let index = self.copies.len() - 1;
         for id in recent {
@@ -705,6 +712,23 @@ impl<'d, 'i> World<'d, 'i> {
                 ),
             )),
         }
+    }
+
+    /// Post-compromise security at every step: the first messages a victim
+    /// accepts after a full round trip that followed a copy are tried with
+    /// that copy.
+    fn attack_after_healing(&mut self, victim: Party, id: usize) -> Result<(), Violation> {
+        for index in 0..self.copies.len() {
+            let copy = &self.copies[index];
+            if copy.victim == victim
+                && copy.healed_attempts < HEALED_ATTEMPTS
+                && self.sent[id].turn >= copy.model.send_turn + 3
+            {
+                self.copies[index].healed_attempts += 1;
+                self.attack(index, id)?;
+            }
+        }
+        Ok(())
     }
 
     fn check_skipped_stores(&mut self) -> Result<(), Violation> {
