@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod generate;
 pub mod hex;
 pub mod implementation;
 pub mod interop;

@@ -1,0 +1,188 @@
+//! Every checked-in vector file is well formed (schema round trip, counts,
+//! ids, flags, verdicts), there are at least 1,000 tests, and every step of
+//! every test gives the expected outcome on the reference implementation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sealwire_conformance::implementation::{Implementation, OpError};
+use sealwire_conformance::reference::ReferenceImplementation;
+use sealwire_conformance::schema::{Expect, SCHEMA_VERSION, TestCase, VectorFile, Verdict};
+use serde_json::Value;
+
+fn vector_files() -> Vec<(PathBuf, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    let mut out = Vec::new();
+    for area in fs::read_dir(&dir).expect("conformance/vectors exists") {
+        let area = area.expect("readable").path();
+        if !area.is_dir() {
+            continue;
+        }
+        for file in fs::read_dir(&area).expect("readable") {
+            let path = file.expect("readable").path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let text = fs::read_to_string(&path).expect("readable");
+                out.push((
+                    path.strip_prefix(&dir).expect("under dir").to_path_buf(),
+                    text,
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn parse(path: &Path, text: &str) -> VectorFile {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{}: not schema 1: {e}", path.display()))
+}
+
+#[test]
+fn files_are_well_formed_and_hold_at_least_1000_tests() {
+    let files = vector_files();
+    assert!(!files.is_empty(), "no vector files");
+    let mut per_area: BTreeMap<String, usize> = BTreeMap::new();
+    for (path, text) in &files {
+        let file = parse(path, text);
+        let p = path.display();
+        let mut again = serde_json::to_string_pretty(&file).expect("serializes");
+        again.push('\n');
+        assert!(&again == text, "{p}: schema round trip changes the file");
+        assert_eq!(file.schema_version, SCHEMA_VERSION, "{p}");
+        let area = path.parent().expect("area dir").display().to_string();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        assert!(
+            name.starts_with(&format!("{area}_")),
+            "{p}: not named <area>_<condition>.json"
+        );
+        let tests: Vec<&TestCase> = file.test_groups.iter().flat_map(|g| &g.tests).collect();
+        assert_eq!(file.number_of_tests, tests.len(), "{p}: numberOfTests");
+        let ids: Vec<u32> = tests.iter().map(|t| t.tc_id).collect();
+        assert_eq!(
+            ids,
+            (1..=tests.len() as u32).collect::<Vec<_>>(),
+            "{p}: tcIds"
+        );
+        let mut used = BTreeSet::new();
+        for t in &tests {
+            assert!(
+                !t.comment.is_empty() && !t.comment.contains('\n'),
+                "{p} tcId {}",
+                t.tc_id
+            );
+            assert!(!t.steps.is_empty(), "{p} tcId {}: no steps", t.tc_id);
+            used.extend(t.flags.iter().cloned());
+            let errors: Vec<&String> = t
+                .steps
+                .iter()
+                .filter_map(|s| match &s.expect {
+                    Expect::Error(c) => Some(c),
+                    Expect::Ok(_) => None,
+                })
+                .collect();
+            match t.result {
+                Verdict::Valid => {
+                    assert!(
+                        errors.is_empty() && t.error.is_none(),
+                        "{p} tcId {}",
+                        t.tc_id
+                    )
+                }
+                Verdict::Invalid => {
+                    let class = t.error.as_ref().expect("invalid tests name their class");
+                    assert!(
+                        errors.contains(&class),
+                        "{p} tcId {}: no step fails with {class}",
+                        t.tc_id
+                    );
+                }
+            }
+        }
+        let noted: BTreeSet<String> = file.notes.keys().cloned().collect();
+        assert_eq!(used, noted, "{p}: flags used vs explained");
+        *per_area.entry(area).or_default() += tests.len();
+    }
+    let total: usize = per_area.values().sum();
+    println!("tests per area: {per_area:?}, total {total}");
+    assert!(total >= 1000, "only {total} tests: {per_area:?}");
+}
+
+/// Replaces handle names bound by earlier steps with the implementation's handles.
+fn resolve(
+    request: &sealwire_conformance::protocol::Request,
+    handles: &BTreeMap<String, String>,
+) -> sealwire_conformance::protocol::Request {
+    let mut request = request.clone();
+    for h in request.handles_mut() {
+        if let Some(real) = handles.get(h.as_str()) {
+            *h = real.clone();
+        }
+    }
+    request
+}
+
+#[test]
+fn every_step_passes_on_the_reference_implementation() {
+    let mut failures = Vec::new();
+    let mut steps_run = 0usize;
+    for (path, text) in vector_files() {
+        let file = parse(&path, &text);
+        for test in file.test_groups.iter().flat_map(|g| &g.tests) {
+            let mut imp = ReferenceImplementation::new();
+            let mut handles = BTreeMap::new();
+            for (i, step) in test.steps.iter().enumerate() {
+                steps_run += 1;
+                let request = resolve(&step.request, &handles);
+                let got = imp.call(&request);
+                let wrong = match (&step.expect, &got) {
+                    (Expect::Ok(fields), Ok(out)) => {
+                        let mismatched: Vec<&String> = fields
+                            .iter()
+                            .filter(|(k, v)| out.get(*k) != Some(*v))
+                            .map(|(k, _)| k)
+                            .collect();
+                        if let Some(name) = &step.bind {
+                            let handle = ["session", "store"]
+                                .iter()
+                                .find_map(|k| match out.get(*k) {
+                                    Some(Value::String(s)) => Some(s.clone()),
+                                    _ => None,
+                                })
+                                .expect("a bound step returns a handle");
+                            handles.insert(name.clone(), handle);
+                        }
+                        (!mismatched.is_empty()).then(|| format!("fields differ: {mismatched:?}"))
+                    }
+                    (Expect::Error(class), Err(OpError::Rejected(c))) if c == class => None,
+                    (expect, got) => Some(format!("expected {expect:?}, got {got:?}")),
+                };
+                if let Some(why) = wrong {
+                    failures.push(format!(
+                        "{} tcId {} step {} ({}): {why}",
+                        path.display(),
+                        test.tc_id,
+                        i + 1,
+                        step.request.op()
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing tests ({steps_run} steps run):\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
