@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Mutation testing of the reference crate (protocol/src) with cargo-mutants.
+#
+#   scripts/mutants.sh                 # every mutant (hours on 2 cores)
+#   scripts/mutants.sh --shard 3/24    # one deterministic 1/24 sample
+#
+# The tests that must catch each mutant: the reference crate's own tests
+# (unit and protocol/tests) and the conformance suite's vectors run against
+# the reference implementation (conformance/tests/run_reference.rs).
+# Surviving mutants are listed in mutants.out/missed.txt; each must be
+# caught by a new test or added to scripts/mutants-exclusions.txt with a
+# one-line reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo-mutants >/dev/null 2>&1; then
+  cargo install --locked cargo-mutants
+fi
+
+excludes=()
+while IFS= read -r line; do
+  case "$line" in ''|'#'*) continue ;; esac
+  excludes+=(--exclude-re "$line")
+done < scripts/mutants-exclusions.txt
+
+cargo mutants \
+  --package sealwire \
+  --test-package sealwire --test-package sealwire-conformance \
+  --timeout-multiplier 3 \
+  "${excludes[@]}" \
+  "$@" || status=$?
+
+caught=$(wc -l < mutants.out/caught.txt 2>/dev/null || echo 0)
+missed=$(wc -l < mutants.out/missed.txt 2>/dev/null || echo 0)
+timeout=$(wc -l < mutants.out/timeout.txt 2>/dev/null || echo 0)
+unviable=$(wc -l < mutants.out/unviable.txt 2>/dev/null || echo 0)
+viable=$((caught + missed + timeout))
+echo "mutants: $caught caught, $timeout timed out (counted as caught), $missed missed, $unviable unviable"
+if [ "$viable" -gt 0 ]; then
+  echo "score: $(( (caught + timeout) * 100 / viable ))% of $viable viable mutants"
+fi
+exit "${status:-0}"
