@@ -15,7 +15,7 @@ use crate::protocol::{PreKeySecret, Request};
 use crate::schema::{Step, VectorFile};
 
 pub(super) fn files() -> Vec<(PathBuf, VectorFile)> {
-    vec![x3dh(), bundle_verify(), respond()]
+    vec![x3dh(), bundle_verify(), initiate(), respond()]
 }
 
 /// The published low-order X25519 public keys (D. J. Bernstein, "How do I
@@ -143,7 +143,7 @@ fn x3dh() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "handshake/handshake_x3dh.json",
         "Sealwire v1 X3DH",
-        "SPEC.md, X3DH (profile.md 'Keys' and 'X3DH')",
+        "SPEC.md §2 (Keys), §4 (Prekey bundle), §5 (X3DH), §8 (Initial message)",
         &[
             "Identity keys from seeds, bundles, and complete X3DH handshakes from fixed",
             "keys, with and without a one-time prekey: the initial message bytes, the",
@@ -287,7 +287,7 @@ fn bundle_verify() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "handshake/handshake_bundle_verify.json",
         "Sealwire v1 bundle verification",
-        "SPEC.md, Prekey bundles and X3DH (profile.md 'Keys')",
+        "SPEC.md §4 (Prekey bundle), §2 (Keys and their encodings), §10 (Errors)",
         &[
             "bundle_verify decodes a bundle and checks, in this order: the identity key",
             "is a valid, non-weak Ed25519 key (handshake); the SPK signature verifies",
@@ -519,6 +519,121 @@ fn bundle_verify() -> (PathBuf, VectorFile) {
     f.finish()
 }
 
+fn initiate() -> (PathBuf, VectorFile) {
+    let mut f = FileBuilder::new(
+        "handshake/handshake_initiate.json",
+        "Sealwire v1 X3DH initiator",
+        "SPEC.md §5.1 (Initiator), §4 (Prekey bundle)",
+        &[
+            "initiate verifies the bundle before anything else and refuses to start a",
+            "session with one that does not verify: a bad signature or an invalid",
+            "identity key (handshake), a low-order prekey (low_order_key), a malformed",
+            "or non-canonical encoding (wire).",
+        ],
+    );
+    f.note("BadSignature", "the SPK signature does not verify")
+        .note(
+            "LowOrderSpk",
+            "the signed prekey is a low-order point, validly signed",
+        )
+        .note("LowOrderOpk", "the one-time prekey is a low-order point")
+        .note(
+            "NonCanonical",
+            "a key's encoding is non-canonical and is rejected while decoding",
+        )
+        .note(
+            "InvalidIdentity",
+            "the identity key is a weak Ed25519 point or no point at all",
+        )
+        .note("Malformed", "the bundle's encoding is malformed");
+    let keys = Keys::new("handshake/initiate");
+    let bob = keys.bob();
+    let good = keys.bundle(true);
+    let good_bytes = good.to_bytes();
+    let ik = *bob.public().as_bytes();
+    let spk = *good.signed_prekey();
+    let sig = *good.signature();
+    let opk = good.one_time_prekey().copied();
+    let parts = |ik: [u8; 32], spk: PublicKey, sig: [u8; 64], opk: Option<(u32, PublicKey)>| {
+        PreKeyBundle::from_parts(ik, SPK_ID, spk, sig, opk).to_bytes()
+    };
+    let mut cases: Vec<(String, Vec<u8>, Vec<&str>)> = Vec::new();
+    for byte in [0usize, 31, 32, 63] {
+        let mut bad = sig;
+        bad[byte] ^= 0x01;
+        cases.push((
+            format!("signature byte {byte} flipped"),
+            parts(ik, spk, bad, opk),
+            vec!["BadSignature"],
+        ));
+    }
+    let other = IdentityKeyPair::from_seed(seed("handshake/initiate/other-identity"));
+    cases.push((
+        "a signature by another identity".into(),
+        parts(ik, spk, other.sign(spk.as_bytes()), opk),
+        vec!["BadSignature"],
+    ));
+    for (name, point) in low_order_points() {
+        let lo = PublicKey::from_bytes(point);
+        let mut spk_flags = vec!["LowOrderSpk"];
+        let mut opk_flags = vec!["LowOrderOpk"];
+        if !lo.is_canonical() {
+            spk_flags.push("NonCanonical");
+            opk_flags.push("NonCanonical");
+        }
+        cases.push((
+            format!("a validly signed low-order SPK ({name})"),
+            parts(ik, lo, bob.sign(&point), opk),
+            spk_flags,
+        ));
+        cases.push((
+            format!("a low-order one-time prekey ({name})"),
+            parts(ik, spk, sig, Some((OPK_ID, lo))),
+            opk_flags,
+        ));
+    }
+    for (name, bad) in bad_identity_keys() {
+        cases.push((
+            format!("an identity key that is a {name}"),
+            parts(bad, spk, sig, opk),
+            vec!["InvalidIdentity"],
+        ));
+    }
+    for len in [0usize, 69, 133, good_bytes.len() - 1] {
+        cases.push((
+            format!("the bundle cut to {len} bytes"),
+            good_bytes[..len].to_vec(),
+            vec!["Malformed"],
+        ));
+    }
+    let mut v2 = good_bytes.clone();
+    v2[0] = 2;
+    cases.push(("version byte 0x02".into(), v2, vec!["Malformed"]));
+    f.group(
+        "InitiateTest",
+        "initiate refuses a bundle that does not verify",
+    );
+    for (what, bytes, flags) in cases {
+        let class = PreKeyBundle::from_bytes(&bytes)
+            .and_then(|bundle| keys.initiate(&bundle, b"never sent"))
+            .map(|_| ())
+            .expect_err("a bad bundle is refused")
+            .class();
+        assert_eq!(
+            Err(class),
+            verify_class(&bytes),
+            "initiate and bundle_verify agree: {what}"
+        );
+        f.invalid(
+            &format!("initiate with a bundle with {what} is refused with {class}"),
+            &flags,
+            class,
+            vec![err(keys.initiate_request(&bytes, b"never sent"), class)],
+        );
+    }
+    f.finish()
+}
+
 /// The outcome of `respond` for `initial` on a copy of `store`.
 fn respond_outcome(
     keys: &Keys,
@@ -585,7 +700,7 @@ fn respond() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "handshake/handshake_respond.json",
         "Sealwire v1 X3DH responder",
-        "SPEC.md, X3DH: the responder (profile.md 'X3DH')",
+        "SPEC.md §5.2 (Responder), §8 (Initial message)",
         &[
             "respond must reject an initial message naming a prekey it does not have",
             "(handshake), carrying a low-order ephemeral key (low_order_key; wire for a",

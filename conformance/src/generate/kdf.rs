@@ -65,7 +65,7 @@ fn root_chain() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "kdf/kdf_root_chain.json",
         "Sealwire v1 KDF_RK",
-        "SPEC.md, Double Ratchet: KDF_RK (profile.md 'Double Ratchet')",
+        "SPEC.md §6.1 (KDFs): KDF_RK",
         &[
             "KDF_RK(rk, dh_out) = HKDF-SHA256(salt = rk, ikm = dh_out, info =",
             "\"Sealwire Root v1\", L = 64): new root key = bytes 0..32, chain key =",
@@ -113,7 +113,7 @@ fn message_chain() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "kdf/kdf_message_chain.json",
         "Sealwire v1 KDF_CK",
-        "SPEC.md, Double Ratchet: KDF_CK (profile.md 'Double Ratchet')",
+        "SPEC.md §6.1 (KDFs): KDF_CK",
         &[
             "KDF_CK(ck): next chain key = HMAC-SHA256(ck, 0x02), message key =",
             "HMAC-SHA256(ck, 0x01). Chains feed each step's chain key into the next.",
@@ -153,7 +153,7 @@ fn message_keys() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "kdf/kdf_message_keys.json",
         "Sealwire v1 message keys",
-        "SPEC.md, Sealing a message (profile.md 'Sealing a message')",
+        "SPEC.md §7 (Sealing a message)",
         &[
             "key || nonce = HKDF-SHA256(salt = 0x00*32, ikm = MK, info =",
             "\"Sealwire MessageKeys v1\", L = 44): AEAD key = bytes 0..32, nonce =",
@@ -222,7 +222,7 @@ fn seal_open() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "kdf/kdf_seal_open.json",
         "Sealwire v1 sealing core",
-        "SPEC.md, Sealing a message (profile.md 'Sealing a message')",
+        "SPEC.md §7 (Sealing a message)",
         &[
             "seal(MK, AD, header, plaintext) = header || ChaCha20-Poly1305(key, nonce,",
             "AD || header, plaintext) with key and nonce from the message key; open",

@@ -21,8 +21,7 @@ pub(super) fn files() -> Vec<(PathBuf, VectorFile)> {
     ]
 }
 
-const SOURCE: &str =
-    "SPEC.md, Double Ratchet: sending and receiving (profile.md 'Double Ratchet', 'Receiving')";
+const SOURCE: &str = "SPEC.md §6.3 (Sending), §6.4 (Receiving)";
 
 fn pt(who: &str, i: usize) -> Vec<u8> {
     format!("{who} #{i}").into_bytes()
@@ -296,7 +295,7 @@ fn skip_limits() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "session/session_skip_limits.json",
         "Sealwire v1 session",
-        "SPEC.md, Receiving: MAX_SKIP (profile.md 'Receiving')",
+        "SPEC.md §6.4 (Receiving): MAX_SKIP, §3 (Constants)",
         &[
             "MAX_SKIP = 1000: a message that needs more than 1000 keys skipped in one",
             "chain, in the current chain (N) or in the previous one at a ratchet step",
@@ -461,7 +460,7 @@ fn eviction() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "session/session_eviction.json",
         "Sealwire v1 session",
-        "SPEC.md, Receiving: the skipped-key store (profile.md 'Receiving')",
+        "SPEC.md §6.6 (Skipped-key store)",
         &[
             "The skipped-key store holds at most 2000 keys; past that the oldest are",
             "evicted first. A message whose key was evicted is rejected as duplicate.",
@@ -531,7 +530,7 @@ fn duplicates() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "session/session_duplicates.json",
         "Sealwire v1 session",
-        "SPEC.md, Receiving: duplicates (profile.md 'Receiving')",
+        "SPEC.md §6.4 (Receiving), §6.5 (Earlier receiving ratchet keys)",
         &[
             "A message whose key was already used is rejected as duplicate and changes",
             "nothing: in the current chain, from a stored skipped key after it was used,",
@@ -668,7 +667,7 @@ fn tampering() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "session/session_tampering.json",
         "Sealwire v1 session",
-        "SPEC.md, Receiving and Wire format (profile.md 'Sealing a message', 'Receiving')",
+        "SPEC.md §6.4 (Receiving), §7 (Sealing a message), §10 (Errors)",
         &[
             "Every field of a ratchet message is protected: a flipped bit anywhere, a",
             "truncated or extended message is rejected with its error class (wire,",
@@ -840,7 +839,7 @@ fn plaintext_sizes() -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "session/session_plaintext_sizes.json",
         "Sealwire v1 session",
-        "SPEC.md, Sealing a message (profile.md: a ratchet message is 57 bytes longer than its plaintext)",
+        "SPEC.md §7 (Sealing a message)",
         &[
             "Empty, small and large plaintexts in both directions: every message is",
             "exactly 57 bytes longer than its plaintext.",

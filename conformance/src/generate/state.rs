@@ -14,7 +14,7 @@ pub(super) fn files() -> Vec<(PathBuf, VectorFile)> {
     vec![round_trip(), corrupted(), sealed()]
 }
 
-const SOURCE: &str = "SPEC.md, Persisted state (protocol/src/state.rs documents the format)";
+const SOURCE: &str = "SPEC.md §9 (Persisted session state)";
 
 fn start(label: &str) -> Convo {
     Convo::start(label, &Setup::default())

@@ -139,7 +139,7 @@ fn header(g: &Genuine) -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "wire/wire_header.json",
         "Sealwire v1 wire format: ratchet header",
-        "SPEC.md, Wire format: header (profile.md 'Sealing a message')",
+        "SPEC.md §7 (Sealing a message): header layout",
         &[
             "header = 0x01 || DHs (32) || u32be(PN) || u32be(N): exactly 41 bytes.",
             "decode accepts any canonical DHs and any counters (limits and low-order",
@@ -240,7 +240,7 @@ fn ratchet_message(g: &Genuine) -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "wire/wire_ratchet_message.json",
         "Sealwire v1 wire format: ratchet message",
-        "SPEC.md, Wire format: ratchet message (profile.md 'Sealing a message')",
+        "SPEC.md §7 (Sealing a message), §3 (Constants)",
         &[
             "ratchet message = header (41) || ciphertext || tag (16): at least 57 bytes,",
             "at most MAX_MESSAGE_LEN = 2^20 + 57 bytes. decode checks the framing only.",
@@ -329,7 +329,7 @@ fn initial_message(g: &Genuine) -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "wire/wire_initial_message.json",
         "Sealwire v1 wire format: initial message",
-        "SPEC.md, Wire format: initial message",
+        "SPEC.md §8 (Initial message)",
         &[
             "initial message = 0x01 || IK_A (32) || EK_A (32) || u32be(spk_id) ||",
             "opk_flag (0x00 | 0x01) || [u32be(opk_id)] || ratchet message. decode checks",
@@ -452,7 +452,7 @@ fn bundle(g: &Genuine) -> (PathBuf, VectorFile) {
     let mut f = FileBuilder::new(
         "wire/wire_bundle.json",
         "Sealwire v1 wire format: prekey bundle",
-        "SPEC.md, Wire format: prekey bundle",
+        "SPEC.md §4 (Prekey bundle)",
         &[
             "bundle = 0x01 || IK_B (32) || u32be(spk_id) || SPK_B (32) || sig (64) ||",
             "opk_flag (0x00 | 0x01) || [u32be(opk_id) || OPK_B (32)]: 134 or 170 bytes.",
