@@ -15,9 +15,10 @@
 //! with the reference), initial messages, X3DH secrets, every ratchet
 //! message, every plaintext, every error class and the skipped-key counts.
 //! Handles are implementation-specific and never compared. The schedule
-//! sends in both directions, delivers out of order, drops messages, replays
-//! delivered ones and tampers with messages (bit flips, truncation,
-//! extension), including tampered and replayed initial messages.
+//! sends in both directions (sometimes in bursts of 20 to 150 messages),
+//! delivers out of order, drops messages, replays delivered ones and tampers
+//! with messages (bit flips, truncation, extension), including tampered and
+//! replayed initial messages.
 //!
 //! A known behaviour difference (see [`KNOWN_DIFFERENCES`]) is counted and
 //! reported, not failed. Any other disagreement ends that conversation (the
@@ -746,7 +747,17 @@ impl Conversation<'_, '_> {
                 let from = self.messages[i].from;
                 self.receive("tamper", 1 - from, bytes).map(|_| ())
             }
-            85..90 if !in_flight.is_empty() => {
+            85..87 => {
+                // A burst: many messages in a row, so later deliveries skip
+                // long stretches of a chain.
+                let party = self.below(2);
+                let n = 20 + self.below(131);
+                for _ in 0..n {
+                    self.send_from(party, "burst send")?;
+                }
+                Ok(())
+            }
+            87..90 if !in_flight.is_empty() => {
                 let i = in_flight[self.below(in_flight.len())];
                 self.messages[i].lost = true;
                 Ok(())
@@ -769,9 +780,13 @@ impl Conversation<'_, '_> {
 
     fn send(&mut self) -> Result<(), Stop> {
         let party = self.below(2);
+        self.send_from(party, "send")
+    }
+
+    fn send_from(&mut self, party: usize, action: &'static str) -> Result<(), Stop> {
         let plaintext = self.plaintext();
         let (r, _) = self.both(
-            "send",
+            action,
             party,
             |w| Request::Encrypt {
                 session: w.session(party),

@@ -11,7 +11,7 @@
 #
 # Usage: conformance/adapters/python/run.sh [VENV_DIR]
 #   VENV_DIR defaults to .venv-python at the repository root (gitignored).
-#   SEALWIRE_INTEROP_CONVERSATIONS (default 100) and SEALWIRE_INTEROP_SEED
+#   SEALWIRE_INTEROP_CONVERSATIONS (default 60) and SEALWIRE_INTEROP_SEED
 #   (default 1) set the interop run.
 # Needs python3 (with venv), network access to PyPI (or a pip cache), cargo.
 set -euo pipefail
@@ -19,7 +19,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 venv="${1:-$repo/.venv-python}"
-conversations="${SEALWIRE_INTEROP_CONVERSATIONS:-100}"
+conversations="${SEALWIRE_INTEROP_CONVERSATIONS:-60}"
 seed="${SEALWIRE_INTEROP_SEED:-1}"
 
 echo "== python adapter: virtual environment $venv"
