@@ -20,3 +20,37 @@ fn checked_in_vectors_equal_a_fresh_generation() {
         );
     }
 }
+
+/// The drift check itself can fail: it reports a changed, a missing and an
+/// extra file.
+#[test]
+fn check_all_reports_changed_missing_and_extra_files() {
+    let dir = std::env::temp_dir().join(format!("sealwire-vectors-drift-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    sealwire_conformance::generate::write_all(&dir).expect("writes the vectors");
+    let changed = dir.join("kdf/kdf_message_keys.json");
+    let missing = dir.join("wire/wire_header.json");
+    let extra = dir.join("session/session_not_generated.json");
+    let text = std::fs::read_to_string(&changed).expect("written");
+    std::fs::write(&changed, text.replacen("\"valid\"", "\"invalid\"", 1)).expect("writable");
+    std::fs::remove_file(&missing).expect("written");
+    std::fs::write(&extra, "{}\n").expect("writable");
+    let problems = check_all(&dir).expect_err("three files are wrong");
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("differs: ") && p.contains("kdf_message_keys"))
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("missing: ") && p.contains("wire_header"))
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("not generated: ") && p.contains("session_not_generated"))
+    );
+    std::fs::remove_dir_all(&dir).expect("removes the temporary copy");
+}

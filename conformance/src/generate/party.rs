@@ -150,7 +150,7 @@ impl Default for Setup {
 }
 
 /// A simulated conversation and the steps recorded so far.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Convo {
     label: String,
     /// The steps recorded so far.

@@ -534,14 +534,17 @@ fn duplicates() -> (PathBuf, VectorFile) {
         &[
             "A message whose key was already used is rejected as duplicate and changes",
             "nothing: in the current chain, from a stored skipped key after it was used,",
-            "and from an earlier chain. The next genuine message then decrypts.",
+            "and from an earlier chain. The next genuine message then decrypts. A",
+            "replay from a chain older than the 16 remembered receiving ratchet keys",
+            "fails authentication instead (decryption_failed, SPEC.md §6.5).",
         ],
     );
     f.note("InChain", "the replay is from the current receiving chain")
         .note("StoredKey", "the replayed message's key came from the skipped-key store")
         .note("EarlierChain", "the replay is from a receiving chain already replaced by a ratchet step")
         .note("InitialMessage", "the replay is the ratchet message inside the initial message")
-        .note("BeyondMemory", "the replay is from a chain older than the 16 receiving ratchet keys a session remembers");
+        .note("BeyondMemory", "the replay is from a chain older than the 16 receiving ratchet keys a session remembers: it fails authentication instead (SPEC.md §6.5)")
+        .note("OldestRemembered", "the replay is from the oldest of the 16 remembered receiving chains");
     f.group("SessionTest", "replays are rejected and change nothing");
     {
         let mut c = start("session/dup-chain");
@@ -630,7 +633,7 @@ fn duplicates() -> (PathBuf, VectorFile) {
             c.into_steps(),
         );
     }
-    for back in [1usize, 15, 16] {
+    for back in [1usize, 15, 16, 17] {
         // Bob's receiving chains: one per Alice turn. Replay a message from
         // `back` chains before the current one.
         let mut c = start(&format!("session/dup-back-{back}"));
@@ -647,12 +650,19 @@ fn duplicates() -> (PathBuf, VectorFile) {
         let class = result.expect_err("a replay never decrypts");
         let m = c.send("alice", b"after the replay");
         c.recv("bob", &m);
-        let flags: &[&str] = if back >= 16 {
-            &["EarlierChain", "BeyondMemory"]
-        } else {
-            &["EarlierChain"]
+        let flags: &[&str] = match back {
+            17.. => &["EarlierChain", "BeyondMemory"],
+            16 => &["EarlierChain", "OldestRemembered"],
+            _ => &["EarlierChain"],
         };
-        assert_eq!(class, ErrorClass::Duplicate, "replay {back} chains back");
+        // SPEC.md §6.5: a remembered key is a duplicate; an older replay
+        // falls through to a DH ratchet step and fails authentication.
+        let expected = if back <= 16 {
+            ErrorClass::Duplicate
+        } else {
+            ErrorClass::DecryptionFailed
+        };
+        assert_eq!(class, expected, "replay {back} chains back");
         f.invalid(
             &format!("a message from {back} receiving chain(s) back is rejected as {class}; the session goes on"),
             flags,
@@ -684,10 +694,17 @@ fn tampering() -> (PathBuf, VectorFile) {
         .note("FieldValue", "a header field is set to a chosen value")
         .note("MidChain", "the message tampered with is the next one in the receiver's current chain (no ratchet step)");
 
-    let setup = |label: &str| -> (Convo, Vec<u8>) {
-        let mut c = start(label);
+    // One handshake, copied into every test: the tests differ only in the
+    // message they tamper with.
+    let base = {
+        let mut c = start("session/tamper");
         let b0 = c.send("bob", b"reply");
         (c, b0)
+    };
+    let mid_base = {
+        let mut c = start("session/tamper-mid");
+        let a1 = c.send("alice", b"a1");
+        (c, a1)
     };
     let field = |pos: usize| match pos {
         0 => "version".to_string(),
@@ -701,7 +718,7 @@ fn tampering() -> (PathBuf, VectorFile) {
         "every bit of the header of a message that starts a ratchet turn",
     );
     for bit in 0..41 * 8 {
-        let (mut c, b0) = setup(&format!("session/tamper-bit-{bit}"));
+        let (mut c, b0) = base.clone();
         let mut bad = b0.clone();
         bad[bit / 8] ^= 1 << (bit % 8);
         let class = c
@@ -720,8 +737,7 @@ fn tampering() -> (PathBuf, VectorFile) {
         "every header byte of a message in the current chain",
     );
     for pos in 0..41 {
-        let mut c = start(&format!("session/tamper-mid-{pos}"));
-        let a1 = c.send("alice", b"a1");
+        let (mut c, a1) = mid_base.clone();
         let mut bad = a1.clone();
         bad[pos] ^= 0x01;
         let class = c
@@ -737,9 +753,9 @@ fn tampering() -> (PathBuf, VectorFile) {
         );
     }
     f.group("SessionTest", "every byte of ciphertext and tag");
-    let (_, sample) = setup("session/tamper-body");
+    let (_, sample) = base.clone();
     for pos in 41..sample.len() {
-        let (mut c, b0) = setup("session/tamper-body");
+        let (mut c, b0) = base.clone();
         let mut bad = b0.clone();
         bad[pos] ^= 0x80;
         c.recv_err("alice", &bad, ErrorClass::DecryptionFailed);
@@ -760,7 +776,7 @@ fn tampering() -> (PathBuf, VectorFile) {
     }
     f.group("SessionTest", "truncated at every length, and extended");
     for len in 0..sample.len() {
-        let (mut c, b0) = setup("session/tamper-body");
+        let (mut c, b0) = base.clone();
         let class = c
             .recv_any("alice", &b0[..len])
             .expect_err("a truncated message never decrypts");
@@ -776,7 +792,7 @@ fn tampering() -> (PathBuf, VectorFile) {
         );
     }
     for extra in [1usize, 16] {
-        let (mut c, b0) = setup("session/tamper-body");
+        let (mut c, b0) = base.clone();
         let mut long = b0.clone();
         long.extend(std::iter::repeat_n(0u8, extra));
         let class = c
@@ -804,7 +820,7 @@ fn tampering() -> (PathBuf, VectorFile) {
         ("version 0x02", 4),
         ("version 0x00", 5),
     ] {
-        let (mut c, b0) = setup(&format!("session/tamper-field-{pick}"));
+        let (mut c, b0) = base.clone();
         let bad = match pick {
             0 => set_u32(&b0, 37, u32::MAX),
             1 => set_u32(&b0, 37, 1001),
