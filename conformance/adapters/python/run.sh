@@ -13,7 +13,7 @@
 #   VENV_DIR defaults to .venv-python at the repository root (gitignored).
 #   SEALWIRE_INTEROP_CONVERSATIONS (default 60) and SEALWIRE_INTEROP_SEED
 #   (default 1) set the interop run.
-# Needs python3 (with venv), network access to PyPI (or a pip cache), cargo.
+# Needs python3 >= 3.10 (with venv), network access to PyPI (or a pip cache), cargo.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
