@@ -23,6 +23,10 @@ conversations="${SEALWIRE_INTEROP_CONVERSATIONS:-60}"
 seed="${SEALWIRE_INTEROP_SEED:-1}"
 
 echo "== python adapter: virtual environment $venv"
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+  echo "run.sh: python3 >= 3.10 is needed (found $(python3 --version 2>&1))" >&2
+  exit 1
+fi
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
