@@ -115,7 +115,9 @@ impl PreKeyBundle {
     /// strictly; neither the signed nor the one-time prekey is of low order.
     pub fn verify(&self) -> Result<IdentityPublicKey, Error> {
         let identity = IdentityPublicKey::from_bytes(self.fields.identity_key)?;
-        identity.verify(self.fields.signed_prekey.as_bytes(), &self.fields.signature)?;
+        if !planted!(SignatureNotVerified) {
+            identity.verify(self.fields.signed_prekey.as_bytes(), &self.fields.signature)?;
+        }
         if self.fields.signed_prekey.is_low_order() {
             return Err(Error::LowOrderKey);
         }
