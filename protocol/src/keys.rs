@@ -237,11 +237,16 @@ pub struct IdentityPublicKey {
 
 impl IdentityPublicKey {
     /// Decodes and validates a 32-byte Ed25519 public key. Points that do
-    /// not decode and points of small order are rejected.
+    /// not decode, points of small order and points with a torsion
+    /// component (not in the prime-order subgroup) are rejected.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Result<Self, Error> {
         let key =
             VerifyingKey::from_bytes(&bytes).map_err(|_| HandshakeError::InvalidIdentityKey)?;
-        if key.is_weak() {
+        // Small-order points are weak; mixed-order points (a torsion
+        // component beside the prime-order one) are never made from a seed,
+        // and libsodium and XEdDSA refuse to map them to X25519: refuse them
+        // too, so that every implementation agrees (SPEC.md §2).
+        if key.is_weak() || !key.to_edwards().is_torsion_free() {
             return Err(HandshakeError::InvalidIdentityKey.into());
         }
         Ok(Self { bytes, key })

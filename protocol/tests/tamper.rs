@@ -176,7 +176,11 @@ fn expected_initial_class(flipped: &[u8], byte: usize) -> &'static str {
         1..=32 => {
             let ik: [u8; 32] = flipped[1..33].try_into().unwrap();
             match VerifyingKey::from_bytes(&ik) {
-                Ok(key) if !key.is_weak() => "decryption_failed", // AD changes
+                // A valid, torsion-free key: AD changes, so the AEAD fails.
+                // Weak, mixed-order or undecodable: the key is refused.
+                Ok(key) if !key.is_weak() && key.to_edwards().is_torsion_free() => {
+                    "decryption_failed"
+                }
                 _ => "handshake",
             }
         }
