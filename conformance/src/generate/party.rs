@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use sealwire::{
     ErrorClass, IdentityKeyPair, InMemoryPreKeyStore, KeyPair, OneTimePreKey, PreKeyBundle,
-    Session, SignedPreKey, initiate_with_rng, respond_with_rng,
+    RatchetMessage, Session, SignedPreKey, initiate_with_rng, respond_with_rng,
 };
 
 use super::{Scripted, b, err, hexv, ok, ok_bind, seed};
@@ -126,6 +126,17 @@ impl Keys {
         sealwire::testing::x3dh_initiator(&self.alice(), bundle, &ek)
             .expect("the fixed bundle verifies")
     }
+}
+
+/// The receiving ratchet key DHr of a serialized session (SPEC.md §9.1:
+/// its presence flag follows version, AD, RK, DHs, CKs, Ns and PN).
+fn receiving_ratchet_key(state: &[u8]) -> Option<[u8; 32]> {
+    const DHR_FLAG: usize = 1 + 64 + 32 * 3 + 4 + 4;
+    (state[DHR_FLAG] == 1).then(|| {
+        state[DHR_FLAG + 1..DHR_FLAG + 33]
+            .try_into()
+            .expect("32 bytes")
+    })
 }
 
 /// What [`Convo::start`] sets up.
@@ -257,7 +268,11 @@ impl Convo {
     }
 
     /// Decrypts on the simulated `name`, without recording a step, and
-    /// returns the outcome with the ratchet key it needed (if any).
+    /// returns the outcome with the ratchet key to supply: one is supplied
+    /// whenever the message may start a new ratchet turn (its header
+    /// decodes and names a ratchet key other than the receiving one), so an
+    /// implementation may draw it at any point of its checks (ADAPTER.md:
+    /// a supplied key that is not needed is ignored).
     fn decrypt_sim(
         &mut self,
         name: &str,
@@ -267,6 +282,9 @@ impl Convo {
         let key = seed(&format!("{}/ratchet-{}", self.label, self.next_key));
         let session = self.session(name, visible);
         let before = session.to_bytes();
+        let may_ratchet = RatchetMessage::decode(message).is_ok_and(|m| {
+            receiving_ratchet_key(&before) != Some(*m.header.ratchet_key.as_bytes())
+        });
         let mut rng = Scripted::new(&[&key]);
         let result = session
             .decrypt_with_rng(message, &mut rng)
@@ -277,7 +295,12 @@ impl Convo {
                 "a rejected message changed the session: protocol bug"
             );
         }
-        let used = (rng.drawn() == 32).then_some(key);
+        let drawn = rng.drawn() == 32;
+        assert!(
+            !drawn || may_ratchet,
+            "a key was drawn for a message that cannot start a turn"
+        );
+        let used = may_ratchet.then_some(key);
         if used.is_some() {
             self.next_key += 1;
         }
