@@ -2,11 +2,14 @@
 //! the first message) and the responder (X3DH, DH ratchet step, opening the
 //! first message), each with and without a one-time prekey.
 
+mod common;
+
+use common::ThreadCpuTime;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sealwire::{IdentityKeyPair, initiate_with_rng, respond_with_rng};
 use sealwire_benches::{Responder, rng};
 
-fn x3dh(c: &mut Criterion) {
+fn x3dh(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("x3dh");
     for (label, with_opk) in [("with_opk", true), ("without_opk", false)] {
         let mut setup_rng = rng(8);
@@ -34,5 +37,9 @@ fn x3dh(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, x3dh);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = x3dh
+}
 criterion_main!(benches);

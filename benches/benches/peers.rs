@@ -6,8 +6,11 @@
 //! - vodozemac's Olm encrypt and decrypt on an established session (after
 //!   a reply, so the messages are normal, not pre-key, messages).
 
+mod common;
+
 use std::hint::black_box;
 
+use common::ThreadCpuTime;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sealwire_benches::{SIZES, plaintext};
 use snow::{Builder, TransportState};
@@ -95,7 +98,7 @@ fn olm_pair() -> (Session, Session) {
     (alice_session, bob_session)
 }
 
-fn peers_seal(c: &mut Criterion) {
+fn peers_seal(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("peers_seal");
     for size in SIZES {
         group.throughput(Throughput::Bytes(size as u64));
@@ -120,7 +123,7 @@ fn peers_seal(c: &mut Criterion) {
     group.finish();
 }
 
-fn peers_open(c: &mut Criterion) {
+fn peers_open(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("peers_open");
     let batch = |size: usize| {
         if size >= 1 << 20 {
@@ -166,5 +169,9 @@ fn peers_open(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, peers_seal, peers_open);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = peers_seal, peers_open
+}
 criterion_main!(benches);

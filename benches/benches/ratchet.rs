@@ -2,13 +2,16 @@
 //! (KDF_RK), a receive that performs a DH ratchet step, and out-of-order
 //! receives that need 1, 100 and 1000 skipped message keys.
 
+mod common;
+
 use std::hint::black_box;
 
+use common::ThreadCpuTime;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use sealwire::RootKey;
 use sealwire_benches::{chain_key, new_turn, out_of_order};
 
-fn steps(c: &mut Criterion) {
+fn steps(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("ratchet");
     let ck = chain_key();
     group.bench_function("chain_step", |b| {
@@ -36,7 +39,7 @@ fn steps(c: &mut Criterion) {
     group.finish();
 }
 
-fn skipped(c: &mut Criterion) {
+fn skipped(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("out_of_order");
     for skipped in [1usize, 100, 1000] {
         let (bob, late) = out_of_order(6, skipped);
@@ -58,5 +61,9 @@ fn skipped(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, steps, skipped);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = steps, skipped
+}
 criterion_main!(benches);

@@ -2,8 +2,11 @@
 //! the sealing core alone, and the raw ChaCha20-Poly1305 floor (with
 //! Sealwire's 105-byte AAD and with none) in the same groups.
 
+mod common;
+
 use std::hint::black_box;
 
+use common::ThreadCpuTime;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sealwire::seal::{open_in_place, seal_in_place};
 use sealwire_benches::{CoreInputs, RawInputs, SIZES, SessionPair, plaintext, raw_open, raw_seal};
@@ -16,7 +19,7 @@ fn batch_size(size: usize) -> BatchSize {
     }
 }
 
-fn seal(c: &mut Criterion) {
+fn seal(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("seal");
     let core = CoreInputs::new();
     let raw = RawInputs::new();
@@ -46,7 +49,7 @@ fn seal(c: &mut Criterion) {
     group.finish();
 }
 
-fn open(c: &mut Criterion) {
+fn open(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("open");
     let core = CoreInputs::new();
     let raw = RawInputs::new();
@@ -101,5 +104,9 @@ fn open(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, seal, open);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = seal, open
+}
 criterion_main!(benches);

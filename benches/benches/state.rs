@@ -1,13 +1,16 @@
 //! Session persistence: `Session::to_bytes` and `Session::from_bytes` for a
 //! fresh session and for one holding 1000 skipped message keys.
 
+mod common;
+
 use std::hint::black_box;
 
+use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sealwire::Session;
 use sealwire_benches::session_with_skipped_keys;
 
-fn state(c: &mut Criterion) {
+fn state(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("state");
     for skipped in [0usize, 1000] {
         let session = session_with_skipped_keys(10, skipped);
@@ -23,5 +26,9 @@ fn state(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, state);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = state
+}
 criterion_main!(benches);
