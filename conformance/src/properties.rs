@@ -15,6 +15,7 @@
 
 pub mod cli;
 mod driver;
+pub mod fixed;
 mod handshake;
 mod model;
 mod schedule;
@@ -261,8 +262,27 @@ impl fmt::Display for CampaignReport {
 /// shrunk case.
 pub fn run_campaign(imp: &mut dyn Implementation, options: &CampaignOptions) -> CampaignReport {
     let seed = options.seed.unwrap_or_else(random_seed);
+    let mut coverage = Coverage::default();
+    // The fixed schedules first: they reach the limits.
+    for (name, case) in fixed::fixed_cases() {
+        match check_case(imp, &case) {
+            Ok(covered) => coverage.add(&covered),
+            Err(violation) => {
+                return CampaignReport {
+                    seed,
+                    cases: options.cases,
+                    coverage,
+                    failure: Some(Failure {
+                        test: name,
+                        violation,
+                        case: case.to_string(),
+                    }),
+                };
+            }
+        }
+    }
     let imp = RefCell::new(imp);
-    let coverage = RefCell::new(Coverage::default());
+    let coverage = RefCell::new(coverage);
     let sessions = run_one(
         "sessions",
         options,

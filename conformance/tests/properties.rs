@@ -9,14 +9,12 @@
 
 use std::sync::Mutex;
 
-use proptest::sample::Index;
-use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, RngSeed, TestCaseError, TestRunner,
 };
 use sealwire_conformance::properties::{
-    CampaignOptions, Case, Coverage, HandshakeCase, MAX_OPS, Op, Party, Plain, case, check_case,
-    check_handshake, handshake_case,
+    CampaignOptions, Case, Coverage, HandshakeCase, MAX_OPS, case, check_case, check_handshake,
+    fixed, handshake_case,
 };
 use sealwire_conformance::reference::ReferenceImplementation;
 
@@ -96,68 +94,11 @@ fn bad_bundles_and_forged_initial_messages_never_produce_a_session() {
     }
 }
 
-/// An index that selects position `at` of a list of `len`.
-fn index(at: usize, len: usize) -> Index {
-    let mut runner = TestRunner::deterministic();
-    loop {
-        let candidate = proptest::arbitrary::any::<Index>()
-            .new_tree(&mut runner)
-            .expect("Index generation cannot fail")
-            .current();
-        if candidate.index(len) == at {
-            return candidate;
-        }
-    }
-}
-
-/// A fixed schedule through the limits that generated schedules reach only
-/// rarely: a compromise healed by a DH round trip, exactly MAX_SKIP skipped
-/// keys (accepted), then MAX_SKIP + 1 (`ratchet_limit`).
+/// A compromise healed by a DH round trip, then exactly MAX_SKIP skipped
+/// keys (accepted) and MAX_SKIP + 1 (`ratchet_limit`).
 #[test]
 fn fixed_schedule_through_a_compromise_and_max_skip() {
-    let send = |from| Op::Send {
-        from,
-        plaintext: Plain::Common(1),
-    };
-    let case = Case {
-        seed: 7,
-        one_time_prekey: true,
-        first: Plain::Empty,
-        ops: vec![
-            // Bob's copy is taken while he sends on turn 2.
-            Op::Compromise(Party::Bob),
-            send(Party::Bob), // turn 2
-            Op::DeliverOldest,
-            send(Party::Alice), // turn 3
-            Op::DeliverOldest,
-            send(Party::Bob), // turn 4
-            Op::DeliverOldest,
-            send(Party::Alice), // turn 5: after the round trip
-            // Messages from Alice: 0 (initial), turn 3, turn 5 (the last).
-            Op::AttackerDecrypt {
-                copy: index(0, 1),
-                message: None,
-            },
-            Op::AttackerDecrypt {
-                copy: index(0, 1),
-                message: Some(index(1, 3)),
-            },
-            // Turn 5, N = 1..=1002, the first and the last kept.
-            Op::Burst {
-                from: Party::Alice,
-                count: 1002,
-            },
-            Op::DeliverOldest, // N = 0
-            Op::DeliverOldest, // N = 1
-            Op::DeliverOldest, // N = 1002: exactly 1000 skipped
-            Op::Burst {
-                from: Party::Alice,
-                count: 1003,
-            },
-            // Delivered at the end: N = 1003, then N = 2005 (1001 skipped).
-            Op::Replay(index(0, 1)),
-        ],
-    };
+    let case = fixed::compromise_and_max_skip();
     let mut imp = ReferenceImplementation::new();
     let coverage = check_case(&mut imp, &case).unwrap_or_else(|v| panic!("{v}\n{case}"));
     // One requested attempt, and two automatic ones on the first turn-5
@@ -180,37 +121,15 @@ fn fixed_schedule_through_a_compromise_and_max_skip() {
     assert_eq!(coverage.rejected.get("duplicate"), Some(&1), "{coverage:?}");
 }
 
-/// Three chains of about 1000 skipped keys each fill the store to its cap of
+/// Three chains of 1000 skipped keys each fill the store to its cap of
 /// 2000; the oldest key is evicted and its message is then a `duplicate`.
 #[test]
 fn fixed_schedule_fills_the_skipped_key_store_and_evicts_the_oldest() {
-    let converse = |from| Op::Converse {
-        from,
-        plaintext: Plain::Empty,
-    };
-    let burst = |count| Op::Burst {
-        from: Party::Alice,
-        count,
-    };
-    let case = Case {
-        seed: 8,
-        one_time_prekey: false,
-        first: Plain::Common(0),
-        ops: vec![
-            burst(1001),              // turn 1, N = 1..=1001; N = 1 and 1001 kept
-            Op::Deliver(index(1, 2)), // N = 1001: 1000 keys skipped
-            converse(Party::Bob),     // turn 2
-            burst(1001),              // turn 3, N = 0..=1000
-            Op::Deliver(index(2, 3)), // N = 1000: 1000 more, the store is full
-            converse(Party::Bob),     // turn 4
-            burst(2),                 // turn 5, N = 0 and 1
-            Op::Deliver(index(3, 4)), // N = 1: one more key evicts (1, 1)
-                                      // Delivered at the end: (1, 1) duplicate, (3, 0) and (5, 0) from the store.
-        ],
-    };
+    let case = fixed::store_eviction();
     let mut imp = ReferenceImplementation::new();
     let coverage = check_case(&mut imp, &case).unwrap_or_else(|v| panic!("{v}\n{case}"));
     assert_eq!(coverage.max_skipped, 2000, "{coverage:?}");
     assert_eq!(coverage.rejected.get("duplicate"), Some(&1), "{coverage:?}");
     assert_eq!(coverage.rejected.len(), 1, "{coverage:?}");
+    assert_eq!(coverage.restarts, 1, "{coverage:?}");
 }
