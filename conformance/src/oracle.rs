@@ -205,7 +205,26 @@ impl Run {
                 error.class()
             )
         })?;
+        // An error's text is a function of its value: once a value's text
+        // has passed against the fixture's secrets, it passes again, so
+        // runs without secrets of their own skip the formatting.
+        thread_local! {
+            static CLEAN_ERRORS: core::cell::RefCell<Vec<sealwire::Error>> =
+                const { core::cell::RefCell::new(Vec::new()) };
+        }
+        let own = self.scanner.has_own();
+        if !own && CLEAN_ERRORS.with(|c| c.borrow().contains(error)) {
+            return Ok(());
+        }
         self.scanner.check_error(place, error)?;
+        if !own {
+            CLEAN_ERRORS.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() < 256 {
+                    c.push(error.clone());
+                }
+            });
+        }
         Ok(())
     }
 }

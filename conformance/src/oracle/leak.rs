@@ -70,6 +70,10 @@ struct WindowSet {
     slots: Vec<u64>,
     ids: Vec<u32>,
     len: usize,
+    /// A 65,536-bit filter of the windows' hashes: most lookups of absent
+    /// windows end here with one test (fuzz targets are instrumented, so
+    /// every comparison costs a callback).
+    bloom: Vec<u64>,
 }
 
 impl fmt::Debug for WindowSet {
@@ -91,7 +95,8 @@ fn slot_of(window: u64, mask: usize) -> usize {
 
 impl WindowSet {
     fn get(&self, window: u64) -> Option<u32> {
-        if self.len == 0 {
+        let h = window.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 48;
+        if self.len == 0 || (self.bloom[(h >> 6) as usize] >> (h & 63)) & 1 == 0 {
             return None;
         }
         let mask = self.slots.len() - 1;
@@ -120,6 +125,8 @@ impl WindowSet {
         self.slots[slot] = window;
         self.ids[slot] = id;
         self.len += 1;
+        let h = window.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 48;
+        self.bloom[(h >> 6) as usize] |= 1 << (h & 63);
     }
 
     fn grow(&mut self) {
@@ -128,6 +135,7 @@ impl WindowSet {
             slots: vec![0; new_len],
             ids: vec![0; new_len],
             len: 0,
+            bloom: vec![0; 1024],
         };
         for (&w, &id) in self.slots.iter().zip(&self.ids) {
             if w != 0 {
@@ -150,8 +158,8 @@ fn window_at(bytes: &[u8], i: usize) -> u64 {
 pub struct LeakScanner {
     base: Option<&'static LeakScanner>,
     windows: WindowSet,
-    /// Windows that are public in this run (they came from the input).
-    allowed: WindowSet,
+    /// Byte strings that are public in this run (they came from the input).
+    allowed: Vec<Vec<u8>>,
     labels: Vec<Cow<'static, str>>,
     /// Per label: a secret (true) or a plaintext (false).
     is_secret: Vec<bool>,
@@ -240,26 +248,39 @@ impl LeakScanner {
     /// values, so it can put them there). A real leak of such a window is
     /// then missed; the price of having no false alarms.
     pub fn allow(&mut self, bytes: &[u8]) {
-        if bytes.len() < 8 {
-            return;
-        }
-        for i in 0..=bytes.len() - 8 {
-            self.allowed.insert(window_at(bytes, i), 0);
+        if bytes.len() >= 8 {
+            self.allowed.push(bytes.to_vec());
         }
     }
 
-    fn find(&self, window: u64) -> Option<&str> {
-        if self.allowed.get(window).is_some() {
-            return None;
-        }
+    /// True when this scanner has secrets or plaintexts of its own (not
+    /// only its base's).
+    pub fn has_own(&self) -> bool {
+        self.secret_count > 0
+    }
+
+    fn is_allowed(&self, window: u64) -> bool {
+        let window = window.to_le_bytes();
+        self.allowed
+            .iter()
+            .any(|bytes| bytes.windows(8).any(|w| *w == window))
+    }
+
+    fn find_registered(&self, window: u64) -> Option<&str> {
         if let Some(base) = self.base
-            && let Some(label) = base.find(window)
+            && let Some(label) = base.find_registered(window)
         {
             return Some(label);
         }
         self.windows
             .get(window)
             .map(|id| &*self.labels[id as usize])
+    }
+
+    fn find(&self, window: u64) -> Option<&str> {
+        // Allowed strings are searched only on a hit, which is rare.
+        self.find_registered(window)
+            .filter(|_| !self.is_allowed(window))
     }
 
     fn scan(&self, bytes: &[u8]) -> Option<(usize, &str)> {
@@ -301,6 +322,10 @@ impl LeakScanner {
                     format!("hex digits at text byte {start} (+{offset} decoded)"),
                 ));
             }
+        }
+        // Byte arrays and vectors print between brackets.
+        if !text.contains('[') {
+            return Ok(());
         }
         for (start, bytes) in number_runs(text) {
             if let Some((offset, secret)) = self.scan(&bytes) {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# CI fuzzing on stable Rust: builds every target without a sanitizer,
+# replays the checked-in seeds and past crash inputs through each target,
+# then fuzzes each target for FUZZ_SECONDS (default 20) from its seeds.
+# A crash fails the script; its input is left in fuzz/artifacts/<target>/
+# with the command that reproduces it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SECONDS_PER_TARGET="${FUZZ_SECONDS:-20}"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+
+echo "-- building every fuzz target (stable, --sanitizer none)"
+cargo fuzz build --sanitizer none -O
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+bin_dir="target/$triple/release"
+
+max_len() { sed -n 's/^max_len = //p' "options/$1.options"; }
+
+for target in $(cargo fuzz list); do
+  bin="$bin_dir/$target"
+  echo "-- $target: replaying seeds/$target and regressions/$target"
+  replay=()
+  for dir in "seeds/$target" "regressions/$target"; do
+    [ -d "$dir" ] && replay+=("$dir")
+  done
+  # -runs=0: execute every input of the given corpora once, then stop.
+  "$bin" -runs=0 -max_len="$(max_len "$target")" "${replay[@]}" 2>&1 | tail -n 2
+
+  echo "-- $target: fuzzing for ${SECONDS_PER_TARGET}s"
+  corpus="$(mktemp -d)"
+  mkdir -p "artifacts/$target"
+  if ! "$bin" "$corpus" "seeds/$target" \
+      -max_total_time="$SECONDS_PER_TARGET" \
+      -dict="dict/$target.dict" \
+      -max_len="$(max_len "$target")" \
+      -artifact_prefix="artifacts/$target/" \
+      -print_final_stats=1 > "artifacts/$target/ci.log" 2>&1; then
+    grep -E "panicked|oracle:|SUMMARY|Test unit written" "artifacts/$target/ci.log" || true
+    echo "FAIL: $target crashed; reproduce with:"
+    for crash in "artifacts/$target"/crash-* "artifacts/$target"/oom-* "artifacts/$target"/timeout-*; do
+      [ -e "$crash" ] && echo "  (cd fuzz && cargo fuzz run --sanitizer none -O $target $crash)"
+    done
+    exit 1
+  fi
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec)" "artifacts/$target/ci.log"
+  rm -rf "$corpus"
+done
+echo "-- fuzz: every target built, replayed and fuzzed without a crash"
