@@ -124,6 +124,63 @@ pub(crate) fn bad_identity_keys() -> Vec<(String, [u8; 32])> {
     out
 }
 
+/// Identity keys that decode to non-weak points with a small-order
+/// (torsion) component: a genuine key plus a point of order 2, 4 or 8, and
+/// the first small y values whose points are not torsion-free. SPEC.md §2
+/// requires identity keys to be torsion-free.
+pub(crate) fn torsion_identity_keys(genuine: &IdentityKeyPair) -> Vec<(String, [u8; 32])> {
+    let p = VerifyingKey::from_bytes(genuine.public().as_bytes())
+        .expect("a genuine key decodes")
+        .to_edwards();
+    let mut minus_one = [0xffu8; 32];
+    minus_one[0] = 0xec;
+    minus_one[31] = 0x7f;
+    let mut out = Vec::new();
+    for (name, torsion) in [
+        ("the point of order 2", minus_one),
+        ("a point of order 4", [0u8; 32]),
+        (
+            "a point of order 8",
+            unhex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+        ),
+    ] {
+        let t = VerifyingKey::from_bytes(&torsion)
+            .expect("a small-order point decodes")
+            .to_edwards();
+        out.push((
+            format!("genuine identity key plus {name}"),
+            (p + t).compress().to_bytes(),
+        ));
+    }
+    let mut found = 0;
+    for y in 2u8..=255 {
+        let mut key = [0u8; 32];
+        key[0] = y;
+        if let Ok(point) = VerifyingKey::from_bytes(&key)
+            && !point.is_weak()
+            && !point.to_edwards().is_torsion_free()
+        {
+            out.push((format!("mixed-order point y = {y}"), key));
+            found += 1;
+            if found == 2 {
+                break;
+            }
+        }
+    }
+    for (name, key) in &out {
+        let point = VerifyingKey::from_bytes(key).expect("decodes");
+        assert!(
+            !point.is_weak() && !point.to_edwards().is_torsion_free(),
+            "{name}"
+        );
+        assert!(
+            IdentityPublicKey::from_bytes(*key).is_err(),
+            "{name} is rejected"
+        );
+    }
+    out
+}
+
 fn verify_class(bundle: &[u8]) -> Result<(), ErrorClass> {
     PreKeyBundle::from_bytes(bundle)
         .and_then(|b| b.verify())
@@ -516,6 +573,24 @@ fn bundle_verify() -> (PathBuf, VectorFile) {
             vec![verify_step(&bytes)],
         );
     }
+    f.note(
+        "TorsionIdentity",
+        "the identity key is a valid point with a small-order component (not torsion-free)",
+    );
+    f.group(
+        "BundleVerifyTest",
+        "the identity key must be torsion-free (no small-order component)",
+    );
+    for (name, bad) in torsion_identity_keys(&bob) {
+        let bytes = parts(bad, spk, *good.signature(), opk);
+        assert_eq!(verify_class(&bytes), Err(ErrorClass::Handshake), "{name}");
+        f.invalid(
+            &format!("a bundle whose identity key is a {name} is rejected"),
+            &["TorsionIdentity"],
+            ErrorClass::Handshake,
+            vec![verify_step(&bytes)],
+        );
+    }
     f.finish()
 }
 
@@ -609,6 +684,17 @@ fn initiate() -> (PathBuf, VectorFile) {
     let mut v2 = good_bytes.clone();
     v2[0] = 2;
     cases.push(("version byte 0x02".into(), v2, vec!["Malformed"]));
+    for (name, bad) in torsion_identity_keys(&bob) {
+        cases.push((
+            format!("an identity key that is a {name}"),
+            parts(bad, spk, sig, opk),
+            vec!["TorsionIdentity"],
+        ));
+    }
+    f.note(
+        "TorsionIdentity",
+        "the identity key is a valid point with a small-order component (not torsion-free)",
+    );
     f.group(
         "InitiateTest",
         "initiate refuses a bundle that does not verify",
@@ -892,6 +978,26 @@ fn respond() -> (PathBuf, VectorFile) {
                 genuine.len()
             ),
             &["Truncated"],
+            class,
+            steps,
+        );
+    }
+    f.note(
+        "TorsionIdentity",
+        "the identity key is a valid point with a small-order component (not torsion-free)",
+    );
+    f.group(
+        "RespondTest",
+        "initiator identity keys with a small-order component",
+    );
+    for (name, bad_ik) in torsion_identity_keys(&keys.alice()) {
+        let mut bad = genuine.clone();
+        bad[1..33].copy_from_slice(&bad_ik);
+        let (steps, class) = rejected_then_genuine(&keys, &genuine, &first, &bad);
+        assert_eq!(class, ErrorClass::Handshake, "{name}");
+        f.invalid(
+            &format!("an initial message whose identity key is the {name} is rejected"),
+            &["TorsionIdentity"],
             class,
             steps,
         );
