@@ -1,15 +1,15 @@
 //! Every checked-in vector file is well formed (schema round trip, counts,
-//! ids, flags, verdicts), there are at least 1,000 tests, and every step of
-//! every test gives the expected outcome on the reference implementation.
+//! ids, flags, verdicts), there are at least 1,000 tests, and every test
+//! passes on the reference implementation through the runner (steps and
+//! oracles).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sealwire_conformance::implementation::{Implementation, OpError};
 use sealwire_conformance::reference::ReferenceImplementation;
+use sealwire_conformance::runner::{Outcome, run_test};
 use sealwire_conformance::schema::{Expect, SCHEMA_VERSION, TestCase, VectorFile, Verdict};
-use serde_json::Value;
 
 fn vector_files() -> Vec<(PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
@@ -112,71 +112,26 @@ fn files_are_well_formed_and_hold_at_least_1000_tests() {
     assert!(total >= 1000, "only {total} tests: {per_area:?}");
 }
 
-/// Replaces handle names bound by earlier steps with the implementation's handles.
-fn resolve(
-    request: &sealwire_conformance::protocol::Request,
-    handles: &BTreeMap<String, String>,
-) -> sealwire_conformance::protocol::Request {
-    let mut request = request.clone();
-    for h in request.handles_mut() {
-        if let Some(real) = handles.get(h.as_str()) {
-            *h = real.clone();
-        }
-    }
-    request
-}
-
 #[test]
-fn every_step_passes_on_the_reference_implementation() {
+fn every_test_passes_on_the_reference_implementation() {
     let mut failures = Vec::new();
-    let mut steps_run = 0usize;
+    let mut run = 0usize;
     for (path, text) in vector_files() {
         let file = parse(&path, &text);
+        let mut imp = ReferenceImplementation::new();
         for test in file.test_groups.iter().flat_map(|g| &g.tests) {
-            let mut imp = ReferenceImplementation::new();
-            let mut handles = BTreeMap::new();
-            for (i, step) in test.steps.iter().enumerate() {
-                steps_run += 1;
-                let request = resolve(&step.request, &handles);
-                let got = imp.call(&request);
-                let wrong = match (&step.expect, &got) {
-                    (Expect::Ok(fields), Ok(out)) => {
-                        let mismatched: Vec<&String> = fields
-                            .iter()
-                            .filter(|(k, v)| out.get(*k) != Some(*v))
-                            .map(|(k, _)| k)
-                            .collect();
-                        if let Some(name) = &step.bind {
-                            let handle = ["session", "store"]
-                                .iter()
-                                .find_map(|k| match out.get(*k) {
-                                    Some(Value::String(s)) => Some(s.clone()),
-                                    _ => None,
-                                })
-                                .expect("a bound step returns a handle");
-                            handles.insert(name.clone(), handle);
-                        }
-                        (!mismatched.is_empty()).then(|| format!("fields differ: {mismatched:?}"))
-                    }
-                    (Expect::Error(class), Err(OpError::Rejected(c))) if c == class => None,
-                    (expect, got) => Some(format!("expected {expect:?}, got {got:?}")),
-                };
-                if let Some(why) = wrong {
-                    failures.push(format!(
-                        "{} tcId {} step {} ({}): {why}",
-                        path.display(),
-                        test.tc_id,
-                        i + 1,
-                        step.request.op()
-                    ));
-                    break;
+            run += 1;
+            match run_test(&mut imp, test) {
+                Outcome::Passed => {}
+                other => {
+                    failures.push(format!("{} tcId {}: {other:?}", path.display(), test.tc_id))
                 }
             }
         }
     }
     assert!(
         failures.is_empty(),
-        "{} failing tests ({steps_run} steps run):\n{}",
+        "{} of {run} tests do not pass on the reference implementation:\n{}",
         failures.len(),
         failures
             .iter()
