@@ -18,6 +18,7 @@ pub(super) fn files() -> Vec<(PathBuf, VectorFile)> {
         duplicates(),
         tampering(),
         plaintext_sizes(),
+        counter_exhausted(),
     ]
 }
 
@@ -912,5 +913,88 @@ fn plaintext_sizes() -> (PathBuf, VectorFile) {
             c.into_steps(),
         );
     }
+    {
+        let mut c = start("session/size-too-large");
+        let too_big = vec![0u8; sealwire::MAX_PLAINTEXT_LEN + 1];
+        let class = c
+            .snapshot("alice")
+            .encrypt(&too_big)
+            .expect_err("over the limit")
+            .class();
+        assert_eq!(class, ErrorClass::RatchetLimit);
+        c.push(super::err(
+            crate::protocol::Request::Encrypt {
+                session: "alice".into(),
+                plaintext: super::b(&too_big),
+            },
+            class,
+        ));
+        let m = c.send("alice", b"the next message is unaffected");
+        c.recv("bob", &m);
+        f.note(
+            "TooLarge",
+            "the plaintext is longer than MAX_PLAINTEXT_LEN = 1 MiB",
+        );
+        f.invalid(
+            "encrypt refuses a plaintext of 1 MiB + 1 bytes (ratchet_limit) and changes nothing: the next message is exact",
+            &["TooLarge"],
+            class,
+            c.into_steps(),
+        );
+    }
+    f.finish()
+}
+
+fn counter_exhausted() -> (PathBuf, VectorFile) {
+    let mut f = FileBuilder::new(
+        "session/session_counter_exhausted.json",
+        "Sealwire v1 session",
+        "SPEC.md §6.3 (Sending), §6.4 (Receiving), §9.1 (Plain state)",
+        &[
+            "The sending counter N never reaches 2^32 - 1: with Ns = 2^32 - 2 (set in",
+            "an imported state) one more message is sent, the next encrypt is refused",
+            "with ratchet_limit, and a receiver refuses a header with N = 2^32 - 1.",
+            "The imported state is Alice's genuine state with only Ns changed.",
+        ],
+    );
+    f.note("CounterLimit", "the sending counter is at its limit")
+        .note(
+            "State",
+            "the session is restored from a state with a chosen counter",
+        );
+    f.group("SessionTest", "the sending counter's limit");
+    let mut c = start("session/counter");
+    let mut state = c.snapshot("alice").to_bytes().to_vec();
+    // Ns: after version, AD, RK, DHs and CKs (SPEC.md §9.1).
+    const NS: usize = 1 + 64 + 32 * 3;
+    state[NS..NS + 4].copy_from_slice(&(u32::MAX - 1).to_be_bytes());
+    c.import("alice2", &state);
+    let last = c.send("alice2", b"N = 2^32 - 2");
+    let class = c
+        .snapshot("alice2")
+        .encrypt(b"one too many")
+        .expect_err("the counter is exhausted")
+        .class();
+    assert_eq!(class, ErrorClass::RatchetLimit);
+    c.push(super::err(
+        crate::protocol::Request::Encrypt {
+            session: "alice2".into(),
+            plaintext: super::b(b"one too many"),
+        },
+        class,
+    ));
+    // Bob would have to skip far more than MAX_SKIP keys for it.
+    c.recv_err("bob", &last, ErrorClass::RatchetLimit);
+    let mut forged = last.clone();
+    forged[37..41].copy_from_slice(&u32::MAX.to_be_bytes());
+    c.recv_err("bob", &forged, ErrorClass::RatchetLimit);
+    let b0 = c.send("bob", b"Bob is unaffected");
+    c.recv("alice2", &b0);
+    f.invalid(
+        "Ns = 2^32 - 2: one more message (N = 2^32 - 2) is sent, the next encrypt is refused; Bob refuses N = 2^32 - 2 (too far) and 2^32 - 1",
+        &["CounterLimit", "State"],
+        class,
+        c.into_steps(),
+    );
     f.finish()
 }
