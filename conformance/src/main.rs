@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sealwire_conformance::adapter::{AdapterConfig, AdapterImplementation};
+use sealwire_conformance::generate;
 use sealwire_conformance::implementation::Implementation;
 use sealwire_conformance::reference::ReferenceImplementation;
 use sealwire_conformance::report;
@@ -17,6 +18,7 @@ sealwire-conformance: the Sealwire v1 conformance suite
 
 USAGE:
     sealwire-conformance [run] [OPTIONS]
+    sealwire-conformance generate [--check] [--vectors <dir>]
     sealwire-conformance reference-adapter
     sealwire-conformance props [OPTIONS]   (property model; props --help)
     sealwire-conformance interop [--impl '<command>'] [--conversations <n>] [--steps <n>] [--seed <n>]
@@ -38,6 +40,10 @@ I/O error.
     --vectors <dir>      the vectors directory (default: this crate's vectors/)
     --quiet              no progress on stderr
 
+generate rewrites every vector file from fixed seeds (removing files it no
+longer makes); with --check it writes nothing and fails (exit 1) if the
+checked-in files differ from a fresh generation.
+
 reference-adapter serves the built-in reference implementation over the
 adapter protocol on stdin/stdout (an example adapter, and a check of the
 adapter path: run --impl 'sealwire-conformance reference-adapter').
@@ -56,9 +62,10 @@ fn main() -> ExitCode {
     };
     let result = match command {
         "run" => run(rest),
+        "generate" => generate(rest),
         "reference-adapter" => reference_adapter(rest),
-        "props" => sealwire_conformance::properties::cli::command(rest),
         "interop" => sealwire_conformance::interop::cli(rest),
+        "props" => sealwire_conformance::properties::cli::command(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -183,6 +190,59 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn generate(args: &[String]) -> Result<ExitCode, String> {
+    let mut check = false;
+    let mut vectors = default_vectors();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--vectors" => {
+                vectors = args.next().ok_or("--vectors needs a value")?.into();
+            }
+            other => match other.strip_prefix("--vectors=") {
+                Some(dir) => vectors = dir.into(),
+                None => return Err(format!("unknown option `{other}` for generate")),
+            },
+        }
+    }
+    if check {
+        return Ok(match generate::check_all(&vectors) {
+            Ok(()) => {
+                println!("{}: up to date", vectors.display());
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                println!(
+                    "{}: {} differences from a fresh generation \
+                     (run `sealwire-conformance generate`):",
+                    vectors.display(),
+                    problems.len()
+                );
+                for p in problems {
+                    println!("  {p}");
+                }
+                ExitCode::FAILURE
+            }
+        });
+    }
+    generate::write_all(&vectors)
+        .map_err(|e| format!("cannot write the vectors to {}: {e}", vectors.display()))?;
+    let (files, errors) = runner::load_vectors(&vectors);
+    let tests: usize = files.iter().map(|f| f.file.number_of_tests).sum();
+    println!(
+        "wrote {} files with {tests} tests to {}",
+        files.len(),
+        vectors.display()
+    );
+    if errors.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("the written files do not load:\n{}", errors.join("\n"));
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn reference_adapter(args: &[String]) -> Result<ExitCode, String> {
