@@ -5,7 +5,7 @@
 //! operations: send, deliver, drop, replay, reorder, tamper, reflect,
 //! persist and restart, compromise (the attacker copies a party's state) and
 //! attacker decryption with such a copy. A small model
-//! ([`model`](self) module: the receive algorithm over chain *names*)
+//! (the private `model` module: the receive algorithm over chain *names*)
 //! predicts the outcome of every step, error class included, and the
 //! properties of `conformance/PROPERTIES.md` are checked at every step.
 //!
@@ -31,7 +31,7 @@ use proptest::test_runner::{
 
 pub use handshake::{BundleFault, HandshakeCase, InitialFault, handshake_case};
 pub use schedule::{Case, Op, Party, Plain, Tamper, case, plain};
-pub use session::Coverage;
+pub use session::{Coverage, Tolerance};
 
 use crate::implementation::Implementation;
 
@@ -134,7 +134,16 @@ impl std::error::Error for Violation {}
 
 /// Runs one session case against `imp`, checking every property.
 pub fn check_case(imp: &mut dyn Implementation, case: &Case) -> Result<Coverage, Violation> {
-    session::run(imp, case)
+    session::run(imp, case, Tolerance::default())
+}
+
+/// [`check_case`], accepting the documented differences in `tolerance`.
+pub fn check_case_tolerating(
+    imp: &mut dyn Implementation,
+    case: &Case,
+    tolerance: Tolerance,
+) -> Result<Coverage, Violation> {
+    session::run(imp, case, tolerance)
 }
 
 /// Runs one handshake case against `imp`.
@@ -157,6 +166,8 @@ pub struct CampaignOptions {
     /// Where failing cases are persisted (proptest's regression file), if
     /// anywhere.
     pub regressions: Option<&'static str>,
+    /// Documented differences accepted rather than reported.
+    pub tolerance: Tolerance,
 }
 
 impl Default for CampaignOptions {
@@ -166,6 +177,7 @@ impl Default for CampaignOptions {
             seed: None,
             max_ops: MAX_OPS,
             regressions: None,
+            tolerance: Tolerance::default(),
         }
     }
 }
@@ -236,7 +248,7 @@ impl fmt::Display for CampaignReport {
                     "  {} messages sent, {} decrypted; rejected {:?}; {} states compared after \
                      a rejection; {} restarts; copies: {} forward-secrecy and {} \
                      post-compromise attempts, {} predicted decryptions; largest \
-                     skipped-key store {}",
+                     skipped-key store {}; {} tolerated differences",
                     c.sent,
                     c.accepted,
                     c.rejected,
@@ -245,7 +257,8 @@ impl fmt::Display for CampaignReport {
                     c.forward_secrecy_checks,
                     c.post_compromise_checks,
                     c.copy_decryptions,
-                    c.max_skipped
+                    c.max_skipped,
+                    c.tolerated
                 )
             }
             Some(failure) => write!(
@@ -265,7 +278,7 @@ pub fn run_campaign(imp: &mut dyn Implementation, options: &CampaignOptions) -> 
     let mut coverage = Coverage::default();
     // The fixed schedules first: they reach the limits.
     for (name, case) in fixed::fixed_cases() {
-        match check_case(imp, &case) {
+        match check_case_tolerating(imp, &case, options.tolerance) {
             Ok(covered) => coverage.add(&covered),
             Err(violation) => {
                 return CampaignReport {
@@ -289,7 +302,7 @@ pub fn run_campaign(imp: &mut dyn Implementation, options: &CampaignOptions) -> 
         seed,
         &case(options.max_ops),
         |case| {
-            let covered = check_case(*imp.borrow_mut(), case)?;
+            let covered = check_case_tolerating(*imp.borrow_mut(), case, options.tolerance)?;
             coverage.borrow_mut().add(&covered);
             Ok(())
         },

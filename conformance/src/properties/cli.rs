@@ -21,6 +21,10 @@ a usage error.
     --seed <u64>         the campaign seed (default: random, reported)
     --max-ops <n>        longest schedule (default 48)
     --timeout <secs>     per-request timeout for --impl (default 10)
+    --tolerate earlier-chain-replay
+                         accept `decryption_failed` or `ratchet_limit` where
+                         the model says `duplicate` for a message whose key is
+                         gone (earlier chain, or evicted); counted, not hidden
 ";
 
 /// Runs `props` with its arguments (after the subcommand name).
@@ -46,6 +50,10 @@ pub fn command(args: &[String]) -> Result<ExitCode, String> {
         };
         match name {
             "--impl" => implementation = Some(value()?),
+            "--tolerate" => match value()?.as_str() {
+                "earlier-chain-replay" => options.tolerance.earlier_chain_replay = true,
+                other => return Err(format!("--tolerate: unknown difference `{other}`")),
+            },
             "--cases" => options.cases = number(name, &value()?)?,
             "--seed" => options.seed = Some(number(name, &value()?)?),
             "--max-ops" => options.max_ops = number(name, &value()?)?,

@@ -164,7 +164,11 @@ impl fmt::Display for Case {
         for (i, op) in self.ops.iter().enumerate() {
             writeln!(f, "  step {i:>3}: {op:?}")?;
         }
-        Ok(())
+        writeln!(
+            f,
+            "  step {:>3}: (the network delivers everything still in flight)",
+            self.ops.len()
+        )
     }
 }
 
