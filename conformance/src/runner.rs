@@ -292,9 +292,10 @@ pub fn run(
         if options.progress {
             let _ = writeln!(
                 stderr,
-                "[{done:>5}/{total}] {} ({} tests, file {}/{})",
+                "[{done:>5}/{total}] {} ({} test{}, file {}/{})",
                 loaded.path,
                 tests.len(),
+                if tests.len() == 1 { "" } else { "s" },
                 index + 1,
                 files.len()
             );
