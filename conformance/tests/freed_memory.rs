@@ -143,8 +143,8 @@ fn check_fires_on_a_growing_vector_of_keys() {
     let secret = key(78);
     let leak = watch(|s| {
         s.add_secret("test key", &secret);
-        let mut keys: Vec<zeroize::Zeroizing<[u8; 32]>> = Vec::with_capacity(1);
-        keys.push(zeroize::Zeroizing::new(secret));
+        let mut keys = vec![zeroize::Zeroizing::new(secret)];
+        assert_eq!(keys.capacity(), 1);
         // Growing moves the first key and frees the old block unwiped, even
         // though every element wipes itself on drop.
         keys.push(zeroize::Zeroizing::new([1; 32]));

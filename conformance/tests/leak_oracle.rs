@@ -6,8 +6,7 @@ use core::fmt;
 
 use sealwire::{
     ChainKey, Error, ErrorClass, HandshakeError, Header, InitialMessage, KeyPair, LimitError,
-    MessageKey, PreKeyBundle, RatchetMessage, RootKey, SharedKey, StateError, StorageKey,
-    WireError, testing,
+    MessageKey, PreKeyBundle, RatchetMessage, RootKey, SharedKey, StateError, WireError, testing,
 };
 use sealwire_conformance::oracle::fixture::{self, parties};
 use sealwire_conformance::oracle::leak::{LeakKind, LeakScanner};

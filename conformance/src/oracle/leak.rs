@@ -356,6 +356,47 @@ impl LeakScanner {
     }
 }
 
+// Character classes for the text scans, looked up in one table (fuzz
+// builds instrument every comparison, so fewer branches is faster).
+const OTHER: u8 = 0;
+const DEC: u8 = 1; // 0-9
+const HEX: u8 = 2; // a-f, A-F
+const SEP: u8 = 3; // space, comma, newline, tab, CR, brackets
+const X: u8 = 4; // x, X (a `0x` prefix)
+
+const CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = DEC;
+        c += 1;
+    }
+    let mut c = b'a';
+    while c <= b'f' {
+        t[c as usize] = HEX;
+        t[(c - 32) as usize] = HEX;
+        c += 1;
+    }
+    t[b' ' as usize] = SEP;
+    t[b',' as usize] = SEP;
+    t[b'\n' as usize] = SEP;
+    t[b'\t' as usize] = SEP;
+    t[b'\r' as usize] = SEP;
+    t[b'[' as usize] = SEP;
+    t[b']' as usize] = SEP;
+    t[b'x' as usize] = X;
+    t[b'X' as usize] = X;
+    t
+};
+
+const fn hex_value(digit: u8) -> u8 {
+    if digit <= b'9' {
+        digit - b'0'
+    } else {
+        (digit | 0x20) - b'a' + 10
+    }
+}
+
 /// Every maximal run of at least 16 hex digits, decoded at alignment 0 and
 /// at alignment 1, with the run's start in the text.
 fn hex_runs(text: &str) -> Vec<(usize, Vec<u8>)> {
@@ -363,16 +404,12 @@ fn hex_runs(text: &str) -> Vec<(usize, Vec<u8>)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !bytes[i].is_ascii_hexdigit() {
-            i += 1;
-            continue;
-        }
         let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_hexdigit() {
+        while i < bytes.len() && matches!(CLASS[bytes[i] as usize], DEC | HEX) {
             i += 1;
         }
-        let run = &bytes[start..i];
-        if run.len() >= 16 {
+        if i - start >= 16 {
+            let run = &bytes[start..i];
             for align in 0..2 {
                 let decoded = run[align..]
                     .chunks_exact(2)
@@ -381,85 +418,89 @@ fn hex_runs(text: &str) -> Vec<(usize, Vec<u8>)> {
                 out.push((start + align, decoded));
             }
         }
+        i += 1;
     }
     out
-}
-
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit - b'A' + 10,
-    }
 }
 
 /// Every maximal run of at least 8 numbers 0..=255 separated only by
-/// spaces, commas, newlines and brackets, read twice: as decimal numbers
-/// (`{:?}` of a byte array, `0x` prefixes allowed) and as hex numbers of at
-/// most two digits (`{:x?}` of a byte array, which prints no prefix).
+/// spaces, commas, newlines and brackets, read two ways: as decimal numbers
+/// (`{:?}` of a byte array; `0x` prefixes allowed) and as hex numbers of at
+/// most two digits (`{:x?}` of a byte array, which prints no prefix). One
+/// pass over the text builds both.
 fn number_runs(text: &str) -> Vec<(usize, Vec<u8>)> {
-    let mut out = number_runs_in(text, false);
-    out.extend(number_runs_in(text, true));
-    out
-}
-
-fn number_runs_in(text: &str, hex: bool) -> Vec<(usize, Vec<u8>)> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut run: Vec<u8> = Vec::new();
-    let mut run_start = 0;
+    // Index 0: decimal reading, index 1: hex reading.
+    let mut runs: [(usize, Vec<u8>); 2] = [(0, Vec::new()), (0, Vec::new())];
+    let flush = |run: &mut (usize, Vec<u8>), out: &mut Vec<(usize, Vec<u8>)>| {
+        if run.1.len() >= 8 {
+            out.push((run.0, core::mem::take(&mut run.1)));
+        } else {
+            run.1.clear();
+        }
+    };
     let mut i = 0;
-    let flush = |run: &mut Vec<u8>, start: usize, out: &mut Vec<(usize, Vec<u8>)>| {
-        if run.len() >= 8 {
-            out.push((start, core::mem::take(run)));
-        } else {
-            run.clear();
-        }
-    };
-    let is_digit = |c: u8| {
-        if hex {
-            c.is_ascii_hexdigit()
-        } else {
-            c.is_ascii_digit()
-        }
-    };
     while i < bytes.len() {
-        let c = bytes[i];
-        if is_digit(c) {
-            let start = i;
-            let prefixed = c == b'0' && bytes.get(i + 1).is_some_and(|&x| x == b'x' || x == b'X');
-            if prefixed {
-                i += 2;
+        let class = CLASS[bytes[i] as usize];
+        if class == SEP {
+            i += 1;
+            continue;
+        }
+        if class == OTHER || class == X {
+            flush(&mut runs[0], &mut out);
+            flush(&mut runs[1], &mut out);
+            i += 1;
+            continue;
+        }
+        // A token of digits, hex digits and x.
+        let start = i;
+        while i < bytes.len() && matches!(CLASS[bytes[i] as usize], DEC | HEX | X) {
+            i += 1;
+        }
+        let token = &bytes[start..i];
+        let prefixed = token.len() > 2 && token[0] == b'0' && CLASS[token[1] as usize] == X;
+        let digits = if prefixed { &token[2..] } else { token };
+        let all_hex = digits
+            .iter()
+            .all(|&c| matches!(CLASS[c as usize], DEC | HEX));
+        let all_dec = digits.iter().all(|&c| CLASS[c as usize] == DEC);
+        let value = |radix: u32| -> Option<u8> {
+            let mut v: u32 = 0;
+            for &c in digits {
+                v = v * radix + u32::from(hex_value(c));
             }
-            let digits = i;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_hexdigit() && (hex || prefixed) || bytes[i].is_ascii_digit())
-            {
-                i += 1;
-            }
-            let radix = if hex || prefixed { 16 } else { 10 };
-            let value = if i - digits > 3 {
-                None
+            u8::try_from(v).ok()
+        };
+        let readings = [
+            if prefixed && all_hex && digits.len() <= 2 {
+                value(16)
+            } else if !prefixed && all_dec && digits.len() <= 3 {
+                value(10)
             } else {
-                u32::from_str_radix(&text[digits..i], radix).ok()
-            };
-            match value {
-                Some(v) if v <= 255 => {
-                    if run.is_empty() {
-                        run_start = start;
+                None
+            },
+            if all_hex && !digits.is_empty() && digits.len() <= 2 {
+                value(16)
+            } else {
+                None
+            },
+        ];
+        for (run, reading) in runs.iter_mut().zip(readings) {
+            match reading {
+                Some(v) => {
+                    if run.1.is_empty() {
+                        run.0 = start;
                     }
-                    run.push(v as u8);
+                    run.1.push(v);
                 }
-                _ => flush(&mut run, run_start, &mut out),
+                None => flush(run, &mut out),
             }
-        } else if matches!(c, b' ' | b',' | b'\n' | b'\t' | b'\r' | b'[' | b']') {
-            i += 1;
-        } else {
-            flush(&mut run, run_start, &mut out);
-            i += 1;
         }
     }
-    flush(&mut run, run_start, &mut out);
+    for run in &mut runs {
+        flush(run, &mut out);
+    }
     out
 }
 
