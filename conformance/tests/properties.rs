@@ -19,8 +19,8 @@ use sealwire_conformance::properties::{
 use sealwire_conformance::reference::ReferenceImplementation;
 
 /// Cases per test unless `SEALWIRE_PROPTEST_CASES` says otherwise.
-const SESSION_CASES: u32 = 64;
-const HANDSHAKE_CASES: u32 = 96;
+const SESSION_CASES: u32 = 192;
+const HANDSHAKE_CASES: u32 = 128;
 /// The seed of the default (CI) run; `SEALWIRE_PROPTEST_SEED` overrides it.
 const DEFAULT_SEED: u64 = 0x5ea1_0001;
 
