@@ -132,7 +132,7 @@ pub fn render_text(report: &RunReport) -> String {
         let _ = writeln!(out, "\n{not_run} more tests failed without running ({why})");
     }
     if !report.load_errors.is_empty() {
-        let _ = writeln!(out, "\nvector files that could not be loaded:");
+        let _ = writeln!(out, "\nerrors:");
         for e in &report.load_errors {
             let _ = writeln!(out, "  {e}");
         }

@@ -187,7 +187,8 @@ pub struct RunReport {
     pub capabilities: Vec<Capability>,
     /// Every selected test, in file and tcId order.
     pub results: Vec<TestResult>,
-    /// Vector files that could not be loaded.
+    /// Errors outside any test, each making the run fail: vector files
+    /// that could not be loaded, or an implementation that could not start.
     pub load_errors: Vec<String>,
     /// Wall time of the run.
     pub duration: Duration,
