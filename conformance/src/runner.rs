@@ -41,7 +41,7 @@ pub struct LoadedFile {
 pub fn load_vectors(dir: &Path) -> (Vec<LoadedFile>, Vec<String>) {
     let mut paths = Vec::new();
     let mut errors = Vec::new();
-    collect_json(dir, &mut paths, &mut errors);
+    collect_json(dir, &mut BTreeSet::new(), &mut paths, &mut errors);
     paths.sort();
     let mut files = Vec::new();
     for path in paths {
@@ -64,7 +64,25 @@ pub fn load_vectors(dir: &Path) -> (Vec<LoadedFile>, Vec<String>) {
     (files, errors)
 }
 
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+/// Collects `*.json` under `dir`. Each directory is searched once, by its
+/// canonical path, so a symlink loop cannot make the search endless.
+fn collect_json(
+    dir: &Path,
+    visited: &mut BTreeSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+    errors: &mut Vec<String>,
+) {
+    match std::fs::canonicalize(dir) {
+        Ok(canonical) => {
+            if !visited.insert(canonical) {
+                return;
+            }
+        }
+        Err(e) => {
+            errors.push(format!("{}: {e}", dir.display()));
+            return;
+        }
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -77,7 +95,7 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
             Ok(entry) => {
                 let path = entry.path();
                 if path.is_dir() {
-                    collect_json(&path, out, errors);
+                    collect_json(&path, visited, out, errors);
                 } else if path.extension().is_some_and(|e| e == "json") {
                     out.push(path);
                 }
@@ -1245,6 +1263,8 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("top.json"), text.replacen("\"1\"", "\"2\"", 1)).unwrap();
         std::fs::write(dir.join("session/notes.txt"), "ignored").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&dir, dir.join("session/loop")).unwrap();
         let (files, errors) = load_vectors(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(files.len(), 1);
@@ -1253,6 +1273,7 @@ mod tests {
             ("session/good.json", "session")
         );
         let joined = errors.join("\n");
+        // The symlink loop is searched once: no file twice, no error.
         assert_eq!(errors.len(), 4, "{joined}");
         assert!(
             joined.contains(
