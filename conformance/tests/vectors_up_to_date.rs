@@ -11,8 +11,7 @@ fn checked_in_vectors_equal_a_fresh_generation() {
     if let Err(problems) = check_all(&dir) {
         panic!(
             "{} vector file(s) under {} differ from a fresh generation:\n  {}\n\
-             Regenerate them with `cargo run -p sealwire-conformance -- generate` \
-             (or `cargo run -p sealwire-conformance --example write_vectors`), \
+             Regenerate them with `cargo run -p sealwire-conformance -- generate`, \
              review the diff and commit it.",
             problems.len(),
             dir.display(),
