@@ -17,9 +17,36 @@ fn scanner() -> LeakScanner {
 }
 
 #[test]
-fn fixture_knows_many_secrets() {
-    // Seeds, prekeys, drawn keys, SK, session secrets, AEAD keys, plaintexts.
-    assert!(parties().scanner.len() > 40, "{}", parties().scanner.len());
+fn fixture_knows_its_secrets() {
+    let p = parties();
+    let s = &p.scanner;
+    let named = [
+        ("Alice's identity seed", testing::identity_seed(&p.alice)),
+        ("Bob's identity seed", testing::identity_seed(&p.bob)),
+        ("storage key", p.storage_key),
+        (
+            "Alice's root key",
+            *testing::session_secrets(&p.alice_session)[0],
+        ),
+        (
+            "Bob's ratchet private key",
+            *testing::session_secrets(&p.bob_session)[1],
+        ),
+        (
+            "Bob's skipped message key",
+            **testing::session_secrets(&p.bob_with_skipped)
+                .last()
+                .unwrap(),
+        ),
+    ];
+    for (what, secret) in named {
+        let leak = s.check_bytes("probe", &secret[7..19]).expect_err(what);
+        assert_eq!(leak.kind, LeakKind::Output, "{what}");
+    }
+    for (message, plaintext) in p.to_bob.iter().chain(&p.to_alice) {
+        assert!(s.check_bytes("probe", plaintext).is_err());
+        s.check_bytes("message", message).unwrap();
+    }
 }
 
 #[test]

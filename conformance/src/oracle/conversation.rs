@@ -301,9 +301,9 @@ pub fn run_schedule(ops: &[Op]) -> Outcome {
                 .check_bytes(&format!("sealed state {i}"), output)?;
         }
         run.scanner
-            .check_debug("Debug of Alice's Session", &alice.session)?;
+            .check_debug_compact("Debug of Alice's Session", &alice.session)?;
         run.scanner
-            .check_debug("Debug of Bob's Session", &bob.session)?;
+            .check_debug_compact("Debug of Bob's Session", &bob.session)?;
         Ok(())
     })
 }

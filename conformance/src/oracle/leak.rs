@@ -338,6 +338,24 @@ impl LeakScanner {
         Ok(())
     }
 
+    /// Checks `{:?}` of `value` only: for the fuzz targets' hot paths on
+    /// types whose alternate form prints the same fields (derived `Debug`);
+    /// `conformance/tests/leak_oracle.rs` checks both forms of every public
+    /// type.
+    pub fn check_debug_compact<T: fmt::Debug + ?Sized>(
+        &self,
+        place: &str,
+        value: &T,
+    ) -> Result<(), Leak> {
+        self.check_text(LeakKind::Debug, place, &format!("{value:?}"))
+    }
+
+    /// True when the first 8-byte window of `bytes` is registered here
+    /// (not in the base): a 32-byte secret seen before.
+    pub(crate) fn knows_prefix(&self, bytes: &[u8]) -> bool {
+        bytes.len() >= 8 && self.windows.get(window_at(bytes, 0)).is_some()
+    }
+
     /// Checks `{:?}` and `{:#?}` of `value`.
     pub fn check_debug<T: fmt::Debug + ?Sized>(&self, place: &str, value: &T) -> Result<(), Leak> {
         self.check_text(LeakKind::Debug, place, &format!("{value:?}"))?;
