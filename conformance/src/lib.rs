@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod ct;
 pub mod generate;
 pub mod hex;
 pub mod implementation;
@@ -21,3 +22,5 @@ pub mod report;
 pub mod runner;
 pub mod schema;
 pub mod serve;
+#[cfg(feature = "planted-flaws")]
+pub mod zoo;

@@ -13,6 +13,13 @@ use sealwire_conformance::reference::ReferenceImplementation;
 use sealwire_conformance::report;
 use sealwire_conformance::runner::{self, RunOptions, RunReport};
 
+// The self-test build (`--features planted-flaws`) scans every freed heap
+// block for registered secrets, so the zoo's fuzz-oracle check sees
+// secrets left in freed memory. A default build keeps the system allocator.
+#[cfg(feature = "planted-flaws")]
+#[global_allocator]
+static ALLOC: sealwire_freed_scan::ScanAlloc = sealwire_freed_scan::ScanAlloc::new();
+
 const USAGE: &str = "\
 sealwire-conformance: the Sealwire v1 conformance suite
 
@@ -22,6 +29,7 @@ USAGE:
     sealwire-conformance reference-adapter
     sealwire-conformance props [OPTIONS]   (property model; props --help)
     sealwire-conformance interop [--impl '<command>'] [--conversations <n>] [--steps <n>] [--seed <n>]
+    sealwire-conformance zoo [--flaw <name>]... [--markdown <file>]   (self-test; needs --features planted-flaws)
     sealwire-conformance help
 
 run (the default) runs every vector against an implementation and prints a
@@ -66,6 +74,12 @@ fn main() -> ExitCode {
         "reference-adapter" => reference_adapter(rest),
         "interop" => sealwire_conformance::interop::cli(rest),
         "props" => sealwire_conformance::properties::cli::command(rest),
+        #[cfg(feature = "planted-flaws")]
+        "zoo" => sealwire_conformance::zoo::cli(rest),
+        #[cfg(not(feature = "planted-flaws"))]
+        "zoo" => Err("the zoo needs the planted flaws: cargo run --release -p \
+                      sealwire-conformance --features planted-flaws -- zoo"
+            .to_owned()),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

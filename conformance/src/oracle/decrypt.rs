@@ -24,10 +24,14 @@ pub(crate) fn decrypt(
 ) -> Result<Vec<u8>, (sealwire::Error, bool)> {
     if in_place {
         let mut buffer = message.to_vec();
-        match session.decrypt_in_place_with_rng(&mut buffer, rng) {
+        let result = match session.decrypt_in_place_with_rng(&mut buffer, rng) {
             Ok(pt) => Ok(pt.to_vec()),
             Err(e) => Err((e, buffer == message)),
-        }
+        };
+        // The buffer holds the plaintext on success: the harness wipes its
+        // own copies, so that the freed-memory check sees only the library's.
+        zeroize::Zeroize::zeroize(&mut buffer);
+        result
     } else {
         session
             .decrypt_with_rng(message, rng)
@@ -55,19 +59,25 @@ pub fn run(data: &[u8]) -> Outcome {
         let in_place = mode & 4 != 0;
         run.scanner.allow(&message);
         let authentic = known.iter().find(|(m, _)| *m == message).map(|(_, pt)| pt);
+        if let Some(pt) = authentic {
+            // The library must not leave this plaintext in freed memory (a
+            // scratch copy freed unwiped); the harness wipes its own copies.
+            super::freed::register("plaintext of the authentic message", pt);
+        }
         let before = session.to_bytes();
         let mut rng = FixtureRng::from_seed(fixture::FIXTURE_SEED + 30);
         fixture::register_draws(&mut run.scanner, &rng, 1);
 
         match decrypt(&mut session, &message, in_place, &mut rng) {
             Ok(plaintext) => {
+                let plaintext = zeroize::Zeroizing::new(plaintext);
                 let Some(expected) = authentic else {
                     return Err(run.broken(format!(
                         "a forged message of {} bytes decrypted",
                         message.len()
                     )));
                 };
-                run.ensure(plaintext == *expected, || {
+                run.ensure(*plaintext == *expected, || {
                     "an authentic message decrypted to another plaintext".into()
                 })?;
                 fixture::register_session(&mut run.scanner, "session", &session);

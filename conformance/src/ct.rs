@@ -1,0 +1,313 @@
+//! dudect-style constant-time checks (Reparaz, Balasch, Verbauwhede, "Dude,
+//! is my code constant time?", DATE 2017): for each operation, two classes
+//! of secret inputs are timed in random interleaved order (inputs prepared
+//! outside the timed region), and Welch's t-test compares the two timing
+//! distributions, also after cropping at several upper percentiles. |t| at
+//! or above 5 means the classes are distinguishable: the operation leaks
+//! through timing. The median of several runs is reported, because a burst
+//! of load from other processes on a shared machine can inflate one run.
+//!
+//! Run by `cargo run --release -p sealwire-conformance --features
+//! planted-flaws --example ct_check` (minutes; never inside `cargo test`),
+//! and by the zoo for the planted non-constant-time comparison.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use sealwire::{
+    ChainKey, IdentityKeyPair, InMemoryPreKeyStore, MessageKey, PreKeyBundle, SignedPreKey,
+    initiate_with_rng, respond_with_rng, seal,
+};
+use subtle::ConstantTimeEq;
+
+/// |t| at or above this is a leak (dudect's threshold).
+pub const THRESHOLD: f64 = 5.0;
+/// Calls timed together per sample, to rise above the clock's resolution.
+pub const BATCH: usize = 16;
+
+/// Online mean and variance (Welford), per class.
+#[derive(Clone, Copy, Debug, Default)]
+struct Moments {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    fn push(&mut self, x: f64) {
+        self.n += 1.0;
+        let d = x - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x - self.mean);
+    }
+
+    fn variance(&self) -> f64 {
+        if self.n < 2.0 {
+            0.0
+        } else {
+            self.m2 / (self.n - 1.0)
+        }
+    }
+}
+
+/// Welch's t statistic between two classes.
+fn welch_t(a: &Moments, b: &Moments) -> f64 {
+    let denom = (a.variance() / a.n + b.variance() / b.n).sqrt();
+    if denom == 0.0 {
+        0.0
+    } else {
+        (a.mean - b.mean) / denom
+    }
+}
+
+/// An operation under test: `prepare` sets up the input of a class (not
+/// timed), `run` is timed.
+pub trait Target {
+    /// Sets up the input of one class (left: `true`); not timed.
+    fn prepare(&mut self, class: bool);
+    /// The timed operation.
+    fn run(&mut self);
+}
+
+/// Runs [`measure_once`] `repeat` times and returns the median |t|: a burst
+/// of load from other processes on a shared machine can inflate one run.
+pub fn measure(
+    samples: usize,
+    repeat: usize,
+    rng: &mut ChaCha20Rng,
+    target: &mut impl Target,
+) -> f64 {
+    let mut ts: Vec<f64> = (0..repeat.max(1))
+        .map(|_| measure_once(samples, rng, target))
+        .collect();
+    ts.sort_by(f64::total_cmp);
+    ts[ts.len() / 2]
+}
+
+/// Times `samples` batches, class chosen at random for each (inputs
+/// prepared outside the timed region), and returns the largest |t| over the
+/// uncropped data and the data cropped at several percentiles of the pooled
+/// distribution.
+fn measure_once(samples: usize, rng: &mut ChaCha20Rng, target: &mut impl Target) -> f64 {
+    let mut timings: Vec<(bool, f64)> = Vec::with_capacity(samples);
+    // Warm up caches and branch predictors.
+    for i in 0..1000 {
+        target.prepare(i % 2 == 0);
+        target.run();
+    }
+    for _ in 0..samples {
+        let class = rng.next_u32() & 1 == 1;
+        target.prepare(class);
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            target.run();
+        }
+        timings.push((class, start.elapsed().as_nanos() as f64));
+    }
+    let mut sorted: Vec<f64> = timings.iter().map(|t| t.1).collect();
+    sorted.sort_by(f64::total_cmp);
+    let mut worst: f64 = 0.0;
+    for pct in [1.0, 0.99, 0.95, 0.9, 0.75, 0.5] {
+        let idx = ((sorted.len() as f64 * pct) as usize).min(sorted.len() - 1);
+        let cut = sorted[idx];
+        let (mut left, mut right) = (Moments::default(), Moments::default());
+        for &(class, t) in &timings {
+            if t <= cut {
+                if class { left.push(t) } else { right.push(t) }
+            }
+        }
+        worst = worst.max(welch_t(&left, &right).abs());
+    }
+    worst
+}
+
+/// One check's outcome.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// What was measured.
+    pub name: &'static str,
+    /// The median |t|.
+    pub t: f64,
+    /// Whether a leak is expected (the planted flaw) or not (the reference).
+    pub expect_leak: bool,
+}
+
+impl Check {
+    /// True when the verdict is the expected one.
+    pub fn ok(&self) -> bool {
+        (self.t >= THRESHOLD) == self.expect_leak
+    }
+}
+
+/// Left: equal keys (every byte compared). Right: keys differing in their
+/// first byte (an early-exit comparison stops at once).
+#[derive(Debug)]
+pub struct KeyComparison {
+    key: ChainKey,
+    equal: ChainKey,
+    differs: ChainKey,
+    class: bool,
+}
+
+impl Target for KeyComparison {
+    fn prepare(&mut self, class: bool) {
+        self.class = class;
+    }
+    fn run(&mut self) {
+        let other = if self.class {
+            &self.equal
+        } else {
+            &self.differs
+        };
+        black_box(black_box(&self.key).ct_eq(black_box(other)));
+    }
+}
+
+/// Chain-key comparison: equal keys versus keys differing in byte 0.
+pub fn key_comparison() -> KeyComparison {
+    let mut differs = [0x5c; 32];
+    differs[0] ^= 1;
+    KeyComparison {
+        key: ChainKey::from_bytes([0x5c; 32]),
+        equal: ChainKey::from_bytes([0x5c; 32]),
+        differs: ChainKey::from_bytes(differs),
+        class: false,
+    }
+}
+
+/// A genuine message and one buffer: each class flips one byte of it before
+/// timing (so memory placement, which is public, is the same for both).
+#[derive(Debug)]
+struct Tamper {
+    genuine: Vec<u8>,
+    scratch: Vec<u8>,
+    left_byte: usize,
+    right_byte: usize,
+}
+
+impl Tamper {
+    fn new(genuine: Vec<u8>, left_byte: usize, right_byte: usize) -> Self {
+        let scratch = genuine.clone();
+        Self {
+            genuine,
+            scratch,
+            left_byte,
+            right_byte,
+        }
+    }
+
+    fn prepare(&mut self, class: bool) {
+        self.scratch.copy_from_slice(&self.genuine);
+        let i = if class {
+            self.left_byte
+        } else {
+            self.right_byte
+        };
+        self.scratch[i] ^= 1;
+    }
+}
+
+/// Tag verification: the tag is wrong in its first byte or in its last
+/// (a failed open leaves the buffer as it was, so one preparation serves a
+/// whole batch).
+#[derive(Debug)]
+pub struct TagVerification {
+    mk: MessageKey,
+    ad: [u8; 64],
+    tamper: Tamper,
+}
+
+impl Target for TagVerification {
+    fn prepare(&mut self, class: bool) {
+        self.tamper.prepare(class);
+    }
+    fn run(&mut self) {
+        let _ = black_box(seal::open_in_place(
+            &self.mk,
+            &self.ad,
+            black_box(&mut self.tamper.scratch),
+        ));
+    }
+}
+
+/// Tag verification of the sealing core: bad first versus last tag byte.
+pub fn tag_verification() -> TagVerification {
+    let mk = MessageKey::from_bytes([7; 32]);
+    let ad = [1u8; 64];
+    let mut header = [0u8; 41];
+    header[0] = 1;
+    let sealed = seal::seal(&mk, &ad, &header, &[0x42; 64]).expect("seal");
+    let n = sealed.len();
+    TagVerification {
+        mk,
+        ad,
+        tamper: Tamper::new(sealed, n - 16, n - 1),
+    }
+}
+
+/// A session rejecting a message tampered in its first ciphertext byte
+/// versus one tampered in its tag: both must fail alike (and a failure
+/// changes nothing, so the session stays the same across the run).
+#[derive(Debug)]
+pub struct DecryptionFailure {
+    session: sealwire::Session,
+    rng: ChaCha20Rng,
+    tamper: Tamper,
+}
+
+impl Target for DecryptionFailure {
+    fn prepare(&mut self, class: bool) {
+        self.tamper.prepare(class);
+    }
+    fn run(&mut self) {
+        let _ = black_box(
+            self.session
+                .decrypt_in_place_with_rng(black_box(&mut self.tamper.scratch), &mut self.rng),
+        );
+    }
+}
+
+/// A session rejecting a tampered message: ciphertext versus tag tampered.
+pub fn decryption_failure() -> DecryptionFailure {
+    let mut setup = ChaCha20Rng::seed_from_u64(1);
+    let alice = IdentityKeyPair::generate_with_rng(&mut setup);
+    let bob = IdentityKeyPair::generate_with_rng(&mut setup);
+    let spk = SignedPreKey::generate_with_rng(1, &bob, &mut setup);
+    let bundle = PreKeyBundle::new(&bob, &spk, None);
+    let mut store = InMemoryPreKeyStore::new();
+    store.add_signed_prekey(spk);
+    let (mut a, initial) =
+        initiate_with_rng(&alice, &bundle, b"hi", &mut setup).expect("handshake set-up");
+    let (session, _) = respond_with_rng(&bob, &mut store, &initial, &mut setup).expect("respond");
+    let message = a.encrypt(&[0x42; 64]).expect("encrypt");
+    let n = message.len();
+    DecryptionFailure {
+        session,
+        rng: setup,
+        tamper: Tamper::new(message, 41, n - 1),
+    }
+}
+
+/// The reference implementation's checks: key comparison, tag verification
+/// and session decryption failure, each expected constant time.
+pub fn reference_checks(samples: usize, repeat: usize, rng: &mut ChaCha20Rng) -> Vec<Check> {
+    vec![
+        Check {
+            name: "chain key comparison (subtle ct_eq)",
+            t: measure(samples, repeat, rng, &mut key_comparison()),
+            expect_leak: false,
+        },
+        Check {
+            name: "tag verification (open_in_place, bad tag first vs last byte)",
+            t: measure(samples / 4, repeat, rng, &mut tag_verification()),
+            expect_leak: false,
+        },
+        Check {
+            name: "session decryption failure (ciphertext vs tag tampered)",
+            t: measure(samples / 8, repeat, rng, &mut decryption_failure()),
+            expect_leak: false,
+        },
+    ]
+}

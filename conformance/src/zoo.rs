@@ -1,0 +1,370 @@
+//! The suite's self-test: a zoo of planted flaws and backdoors
+//! (`sealwire::flaws`, behind the test-only `planted-flaws` feature), each
+//! of which some check of the suite must catch.
+//!
+//! For every flaw, switched on for this thread only, the checks run in this
+//! order until one fails:
+//! 1. `vectors`: every conformance vector against the in-process reference
+//!    implementation (with the runner's state-unchanged oracles);
+//! 2. `fuzz oracles`: every checked-in fuzz seed through its oracle (round
+//!    trips, all-or-nothing, the leak scanner over every output and `Debug`
+//!    text, and the freed-memory check when the scanning allocator is the
+//!    process's global allocator);
+//! 3. `properties`: a bounded run of the adversarial-network model;
+//! 4. `constant time`: a dudect measurement of secret key comparison.
+//!
+//! With no flaw every check must pass (the baseline); otherwise the zoo is
+//! void and says so.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use sealwire::flaws::{self, Flaw};
+
+use crate::ct;
+use crate::oracle::Target;
+use crate::properties::{CampaignOptions, run_campaign};
+use crate::reference::ReferenceImplementation;
+use crate::runner::{self, LoadedFile, Outcome, RunOptions};
+
+/// Where the zoo finds its inputs, and how hard it looks.
+#[derive(Clone, Debug)]
+pub struct ZooOptions {
+    /// `conformance/vectors`.
+    pub vectors_dir: PathBuf,
+    /// `fuzz` (seeds under `fuzz/seeds/<target>/`).
+    pub fuzz_dir: PathBuf,
+    /// Cases of the bounded property run.
+    pub property_cases: u32,
+    /// The property run's fixed seed.
+    pub property_seed: u64,
+    /// Samples of the dudect key-comparison measurement.
+    pub ct_samples: usize,
+}
+
+impl ZooOptions {
+    /// The repository's own inputs, relative to this crate.
+    pub fn for_repository() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Self {
+            vectors_dir: root.join("vectors"),
+            fuzz_dir: root.join("../fuzz"),
+            property_cases: 24,
+            property_seed: 0x5ea1_2001,
+            ct_samples: 100_000,
+        }
+    }
+}
+
+/// One row of the zoo table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The flaw (`None`: the baseline, no flaw).
+    pub flaw: Option<Flaw>,
+    /// The check that caught it and what it saw; `None`: nothing failed.
+    pub caught_by: Option<(&'static str, String)>,
+    /// From switching the flaw on to the first failing check (or the end).
+    pub elapsed: Duration,
+}
+
+impl Row {
+    /// True when the row is as it must be: the baseline passes every check,
+    /// every flaw is caught.
+    pub fn as_expected(&self) -> bool {
+        self.flaw.is_some() == self.caught_by.is_some()
+    }
+}
+
+/// The inputs, loaded once.
+#[derive(Debug)]
+pub struct Zoo {
+    options: ZooOptions,
+    vectors: Vec<LoadedFile>,
+    seeds: Vec<(Target, PathBuf, Vec<u8>)>,
+}
+
+impl Zoo {
+    /// Loads the vectors and the fuzz seeds.
+    pub fn load(options: ZooOptions) -> Result<Self, String> {
+        let (vectors, errors) = runner::load_vectors(&options.vectors_dir);
+        if !errors.is_empty() {
+            return Err(format!(
+                "vector files failed to load: {}",
+                errors.join("; ")
+            ));
+        }
+        if vectors.is_empty() {
+            return Err(format!(
+                "no vectors under {}",
+                options.vectors_dir.display()
+            ));
+        }
+        let mut seeds = Vec::new();
+        for target in Target::ALL {
+            let dir = options.fuzz_dir.join("seeds").join(target.name());
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            paths.sort();
+            for path in paths {
+                let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                seeds.push((target, path, data));
+            }
+        }
+        Ok(Self {
+            options,
+            vectors,
+            seeds,
+        })
+    }
+
+    /// How many vector tests and fuzz seeds the zoo runs per flaw.
+    pub fn size(&self) -> (usize, usize) {
+        let tests = self
+            .vectors
+            .iter()
+            .map(|f| {
+                f.file
+                    .test_groups
+                    .iter()
+                    .map(|g| g.tests.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        (tests, self.seeds.len())
+    }
+
+    /// Runs the baseline and then every flaw in `list`; `progress` is called
+    /// with each row as it is done.
+    pub fn run(&self, list: &[Flaw], mut progress: impl FnMut(&Row)) -> Vec<Row> {
+        let mut rows = Vec::with_capacity(list.len() + 1);
+        for flaw in std::iter::once(None).chain(list.iter().copied().map(Some)) {
+            let row = self.row(flaw);
+            progress(&row);
+            rows.push(row);
+        }
+        rows
+    }
+
+    fn row(&self, flaw: Option<Flaw>) -> Row {
+        let start = Instant::now();
+        flaws::set(flaw);
+        let caught_by = self.first_failing_check(flaw.is_none());
+        flaws::set(None);
+        Row {
+            flaw,
+            caught_by,
+            elapsed: start.elapsed(),
+        }
+    }
+
+    fn first_failing_check(&self, baseline: bool) -> Option<(&'static str, String)> {
+        type Check<'a> = (&'static str, Box<dyn Fn() -> Option<String> + 'a>);
+        let checks: [Check<'_>; 4] = [
+            ("vectors", Box::new(|| self.vectors_check())),
+            ("fuzz oracles", Box::new(|| self.oracles_check())),
+            ("properties", Box::new(|| self.properties_check())),
+            ("constant time", Box::new(|| self.ct_check(baseline))),
+        ];
+        for (name, check) in checks {
+            // A planted flaw may make the implementation panic: that is a
+            // catch too (the panic message is recorded).
+            let result = catch_unwind(AssertUnwindSafe(check)).unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "panic".to_owned());
+                Some(format!("panicked: {message}"))
+            });
+            if let Some(detail) = result {
+                return Some((name, detail));
+            }
+        }
+        None
+    }
+
+    fn vectors_check(&self) -> Option<String> {
+        let mut imp = ReferenceImplementation::new();
+        let report = runner::run(&mut imp, &self.vectors, &RunOptions::default());
+        let failed: Vec<_> = report
+            .results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+            .collect();
+        let first = failed.first()?;
+        let what = match &first.outcome {
+            Outcome::Failed(f) => format!(
+                "{}: expected {}, got {}",
+                f.op.as_deref().unwrap_or("test"),
+                shorten(&f.expected),
+                shorten(&f.actual)
+            ),
+            _ => String::new(),
+        };
+        Some(format!(
+            "{} of {} tests failed; first {}#{} ({}): {what}",
+            failed.len(),
+            report.results.len(),
+            first.file,
+            first.tc_id,
+            first.comment
+        ))
+    }
+
+    fn oracles_check(&self) -> Option<String> {
+        crate::oracle::freed::set_enabled(true);
+        let mut failures = 0usize;
+        let mut first = None;
+        for (target, path, data) in &self.seeds {
+            if let Err(violation) = target.run(data) {
+                failures += 1;
+                first.get_or_insert_with(|| {
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    format!(
+                        "{}/{}: {}",
+                        target.name(),
+                        name.unwrap_or_default(),
+                        shorten(&violation.to_string())
+                    )
+                });
+            }
+        }
+        first.map(|f| format!("{failures} of {} seeds; first {f}", self.seeds.len()))
+    }
+
+    fn properties_check(&self) -> Option<String> {
+        let mut imp = ReferenceImplementation::new();
+        let options = CampaignOptions {
+            cases: self.options.property_cases,
+            seed: Some(self.options.property_seed),
+            ..CampaignOptions::default()
+        };
+        let report = run_campaign(&mut imp, &options);
+        report.failure.map(|f| shorten(&f.violation.to_string()))
+    }
+
+    fn ct_check(&self, baseline: bool) -> Option<String> {
+        let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1);
+        // The baseline takes the median of three runs: one noisy run on a
+        // shared machine must not void the zoo.
+        let repeat = if baseline { 3 } else { 1 };
+        let t = ct::measure(
+            self.options.ct_samples,
+            repeat,
+            &mut rng,
+            &mut ct::key_comparison(),
+        );
+        (t >= ct::THRESHOLD).then(|| format!("secret key comparison: |t| = {t:.1}"))
+    }
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 160;
+    let one_line = text.replace('\n', " ");
+    if one_line.chars().count() <= MAX {
+        return one_line;
+    }
+    let cut: String = one_line.chars().take(MAX).collect();
+    format!("{cut}...")
+}
+
+/// The zoo table as Markdown.
+pub fn render(rows: &[Row]) -> String {
+    let mut out = String::from("| flaw | caught by | time to catch | what failed |\n");
+    out.push_str("| --- | --- | --- | --- |\n");
+    for row in rows {
+        let name = row.flaw.map_or("(none: baseline)", Flaw::name);
+        let (check, detail) = match &row.caught_by {
+            Some((check, detail)) => (*check, detail.replace('|', "\\|")),
+            None if row.flaw.is_none() => ("every check passes", String::new()),
+            None => ("NOT CAUGHT", String::new()),
+        };
+        out.push_str(&format!(
+            "| {name} | {check} | {:.2} s | {detail} |\n",
+            row.elapsed.as_secs_f64()
+        ));
+    }
+    out
+}
+
+/// `sealwire-conformance zoo [--flaw NAME]... [--cases N] [--ct-samples N]
+/// [--markdown FILE]`: runs the zoo and prints the table. Exit status 0
+/// when the baseline passes every check and every flaw is caught.
+pub fn cli(args: &[String]) -> Result<std::process::ExitCode, String> {
+    let mut options = ZooOptions::for_repository();
+    let mut list = Vec::new();
+    let mut markdown = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "--flaw" => {
+                let name = value()?;
+                list.push(Flaw::from_name(&name).ok_or_else(|| {
+                    let names: Vec<_> = Flaw::ALL.iter().map(|f| f.name()).collect();
+                    format!("unknown flaw `{name}`; one of: {}", names.join(", "))
+                })?);
+            }
+            "--cases" => {
+                options.property_cases = value()?.parse().map_err(|e| format!("--cases: {e}"))?;
+            }
+            "--ct-samples" => {
+                options.ct_samples = value()?.parse().map_err(|e| format!("--ct-samples: {e}"))?;
+            }
+            "--vectors" => options.vectors_dir = value()?.into(),
+            "--fuzz-dir" => options.fuzz_dir = value()?.into(),
+            "--markdown" => markdown = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown option `{other}` for zoo")),
+        }
+    }
+    if list.is_empty() {
+        list = Flaw::ALL.to_vec();
+    }
+    let zoo = Zoo::load(options)?;
+    let (tests, seeds) = zoo.size();
+    eprintln!(
+        "zoo: {} flaws; per flaw {tests} vector tests, {seeds} fuzz seeds, a property run and a \
+         dudect measurement, until one check fails",
+        list.len()
+    );
+    // A planted flaw may panic inside a check; the zoo records it, so keep
+    // the default hook from printing every panic.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let rows = zoo.run(&list, |row| {
+        let name = row.flaw.map_or("(baseline)", Flaw::name);
+        let verdict = match (&row.caught_by, row.flaw) {
+            (Some((check, _)), Some(_)) => format!("caught by {check}"),
+            (None, None) => "every check passes".to_owned(),
+            (Some((check, detail)), None) => format!("BASELINE FAILS in {check}: {detail}"),
+            (None, Some(_)) => "NOT CAUGHT".to_owned(),
+        };
+        eprintln!(
+            "  {name:<32} {verdict} ({:.2} s)",
+            row.elapsed.as_secs_f64()
+        );
+    });
+    std::panic::set_hook(hook);
+    let table = render(&rows);
+    println!("{table}");
+    if let Some(path) = markdown {
+        std::fs::write(&path, &table).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let ok = rows.iter().all(Row::as_expected);
+    Ok(if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}
