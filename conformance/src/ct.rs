@@ -71,7 +71,7 @@ pub trait Target {
     fn run(&mut self);
 }
 
-/// Runs [`measure_once`] `repeat` times and returns the median |t|: a burst
+/// Runs `measure_once` `repeat` times and returns the median |t|: a burst
 /// of load from other processes on a shared machine can inflate one run.
 pub fn measure(
     samples: usize,

@@ -189,7 +189,7 @@ impl LeakScanner {
 
     /// Registers a secret: a key, a seed, a chain or message key. Its
     /// windows are also registered with the freed-memory check when that
-    /// is watching (see [`freed`](super::freed)).
+    /// is watching (see [`freed`]).
     pub fn add_secret(&mut self, label: impl Into<Cow<'static, str>>, bytes: &[u8]) {
         let label = label.into();
         freed::register(&label, bytes);
