@@ -30,10 +30,12 @@ cargo mutants \
   "${excludes[@]}" \
   "$@" || status=$?
 
-caught=$(wc -l < mutants.out/caught.txt 2>/dev/null || echo 0)
-missed=$(wc -l < mutants.out/missed.txt 2>/dev/null || echo 0)
-timeout=$(wc -l < mutants.out/timeout.txt 2>/dev/null || echo 0)
-unviable=$(wc -l < mutants.out/unviable.txt 2>/dev/null || echo 0)
+count() { if [ -f "mutants.out/$1.txt" ]; then wc -l < "mutants.out/$1.txt"; else echo 0; fi; }
+caught=$(count caught)
+missed=$(count missed)
+timeout=$(count timeout)
+unviable=$(count unviable)
+viable=$(wc -l < mutants.out/unviable.txt 2>/dev/null || echo 0)
 viable=$((caught + missed + timeout))
 echo "mutants: $caught caught, $timeout timed out (counted as caught), $missed missed, $unviable unviable"
 if [ "$viable" -gt 0 ]; then
