@@ -12,7 +12,8 @@
 #   GATE_LIMIT        allowed rise in percent (default 2)
 #   GATE_RUSTFLAGS    compiler flags for both builds (default none). Never
 #                     AVX-512 code: valgrind cannot run it.
-#   CARGO_TARGET_DIR  shared by both builds (default target)
+#   CARGO_TARGET_DIR  the head's build (default target); the base builds in
+#                     $CARGO_TARGET_DIR/gate-base
 # exit: 0 no regression, 3 regression (gungraun's code), other: error.
 #
 # The matching gungraun-runner (same version as the `gungraun` library in
@@ -63,12 +64,18 @@ if [ ! -f "$worktree/benches/benches/gate.rs" ]; then
   exit 0
 fi
 
+# Cargo names a workspace member's artifacts by its path relative to the
+# workspace and judges freshness by file times, so a binary built from the
+# other tree can pass for this one. The base builds into its own directory,
+# and both sides rebuild the two workspace crates every time.
+fresh=(cargo clean --quiet --release -p sealwire -p sealwire-benches)
+
 echo "== baseline: $base_ref ($base_sha)"
-(cd "$worktree" && "${bench[@]}" --save-baseline=base)
+(cd "$worktree" && export CARGO_TARGET_DIR="$target/gate-base" && "${fresh[@]}" && "${bench[@]}" --save-baseline=base)
 
 echo "== head: working tree, limit ir=+${limit}%"
 status=0
-(cd "$root" && "${bench[@]}" --baseline=base --callgrind-limits="ir=${limit}%") || status=$?
+(cd "$root" && "${fresh[@]}" && "${bench[@]}" --baseline=base --callgrind-limits="ir=${limit}%") || status=$?
 if [ "$status" -eq 3 ]; then
   echo "gate: FAILED: an instruction count rose by more than ${limit}% against $base_ref"
 elif [ "$status" -eq 0 ]; then
