@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI fuzzing on stable Rust: builds every target without a sanitizer,
-# replays the checked-in seeds and past crash inputs through each target,
+# replays the checked-in seeds and past crash inputs through each target
+# (with the freed-memory check armed),
 # then fuzzes each target for FUZZ_SECONDS (default 20) from its seeds.
 # A crash fails the script; its input is left in fuzz/artifacts/<target>/
 # with the command that reproduces it.
@@ -24,8 +25,9 @@ for target in $(cargo fuzz list); do
   for dir in "seeds/$target" "regressions/$target"; do
     [ -d "$dir" ] && replay+=("$dir")
   done
-  # -runs=0: execute every input of the given corpora once, then stop.
-  "$bin" -runs=0 -max_len="$(max_len "$target")" "${replay[@]}" 2>&1 | tail -n 2
+  # -runs=0: execute every input of the given corpora once, then stop;
+  # with the freed-memory check armed (fuzz/README.md).
+  SEALWIRE_FREED_SCAN=1 "$bin" -runs=0 -max_len="$(max_len "$target")" "${replay[@]}" 2>&1 | tail -n 2
 
   echo "-- $target: fuzzing for ${SECONDS_PER_TARGET}s"
   corpus="$(mktemp -d)"

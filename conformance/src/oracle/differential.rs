@@ -83,15 +83,19 @@ pub fn run(data: &[u8]) -> Outcome {
     let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
         return Ok(());
     };
-    run_input(&input)
+    run_input(&input, data)
 }
 
-/// Runs the oracle on a structured input.
-pub fn run_input(input: &Input) -> Outcome {
+/// Runs the oracle on a structured input decoded from `raw` (whose bytes
+/// carry the input's keys; see [`LeakScanner::input_has_secrets`]).
+///
+/// [`LeakScanner::input_has_secrets`]: super::leak::LeakScanner::input_has_secrets
+pub fn run_input(input: &Input, raw: &[u8]) -> Outcome {
     let parties = fixture::parties();
     Run::new(Target::DifferentialSeal).execute(|run| {
         // The fuzzer chose these keys: they are secrets of this run, but the
         // header and AD (echoed in the output) are public.
+        run.scanner.input_has_secrets(raw);
         run.scanner.allow(&input.header);
         run.scanner.allow(&input.ad);
         run.scanner

@@ -63,6 +63,7 @@ pub fn run(data: &[u8]) -> Outcome {
         let Some((&mode, rest)) = data.split_first() else {
             return Ok(());
         };
+        run.scanner.input_has_secrets(rest);
         let key = parties.storage_key();
         let restored = match mode % 5 {
             mode @ 0..=2 => {
