@@ -9,9 +9,10 @@
 //!
 //! Install it only in a test binary or a fuzz target:
 //!
-//! ```ignore
+//! ```no_run
 //! #[global_allocator]
 //! static ALLOC: sealwire_freed_scan::ScanAlloc = sealwire_freed_scan::ScanAlloc::new();
+//! # fn main() {}
 //! ```
 //!
 //! Library crates never install it; they may call the safe registry
