@@ -929,18 +929,9 @@ pub fn cli(args: &[String]) -> Result<std::process::ExitCode, String> {
     let mut options = InteropOptions::default();
     let mut command: Option<String> = None;
     let mut timeout = crate::adapter::DEFAULT_TIMEOUT;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+    let mut options_in = crate::cli::OptionParser::new(args);
+    while let Some(name) = options_in.next_name() {
+        let mut value = || options_in.value(name);
         let number = |text: String| {
             text.parse::<u64>()
                 .map_err(|_| format!("{name}: `{text}` is not a non-negative integer"))

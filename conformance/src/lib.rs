@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod cli;
 pub mod ct;
 pub mod generate;
 pub mod hex;

@@ -121,18 +121,9 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         vectors: default_vectors(),
         quiet: false,
     };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+    let mut options_in = sealwire_conformance::cli::OptionParser::new(args);
+    while let Some(name) = options_in.next_name() {
+        let mut value = || options_in.value(name);
         match name {
             "--impl" => parsed.implementation = Some(value()?),
             "--filter" => parsed.filters.push(value()?),

@@ -36,18 +36,9 @@ pub fn command(args: &[String]) -> Result<ExitCode, String> {
         print!("sealwire-conformance props [OPTIONS]\n\n{USAGE}");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+    let mut options_in = crate::cli::OptionParser::new(args);
+    while let Some(name) = options_in.next_name() {
+        let mut value = || options_in.value(name);
         match name {
             "--impl" => implementation = Some(value()?),
             "--tolerate" => match value()?.as_str() {
