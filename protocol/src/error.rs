@@ -258,3 +258,55 @@ impl From<StateError> for Error {
         Self::State(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_names_are_stable_and_parse_back() {
+        let names: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "wire",
+                "handshake",
+                "low_order_key",
+                "ratchet_limit",
+                "duplicate",
+                "decryption_failed",
+                "state"
+            ]
+        );
+        for class in ErrorClass::ALL {
+            assert_eq!(ErrorClass::from_name(class.as_str()), Some(class));
+            assert_eq!(class.to_string(), class.as_str());
+        }
+        assert_eq!(ErrorClass::from_name("Wire"), None);
+        assert_eq!(ErrorClass::from_name(""), None);
+    }
+
+    #[test]
+    fn every_error_maps_to_its_class() {
+        let cases = [
+            (Error::Wire(WireError::Truncated), ErrorClass::Wire),
+            (
+                Error::Handshake(HandshakeError::BadSignature),
+                ErrorClass::Handshake,
+            ),
+            (Error::LowOrderKey, ErrorClass::LowOrderKey),
+            (
+                Error::RatchetLimit(LimitError::CounterExhausted),
+                ErrorClass::RatchetLimit,
+            ),
+            (Error::Duplicate, ErrorClass::Duplicate),
+            (Error::DecryptionFailed, ErrorClass::DecryptionFailed),
+            (Error::State(StateError::Truncated), ErrorClass::State),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            assert!(!error.to_string().is_empty());
+        }
+        assert_eq!(Error::DecryptionFailed.to_string(), "decryption failed");
+    }
+}
