@@ -309,4 +309,53 @@ mod tests {
         }
         assert_eq!(Error::DecryptionFailed.to_string(), "decryption failed");
     }
+
+    #[test]
+    fn every_detail_is_named_in_the_message() {
+        let cases: [(Error, &str); 12] = [
+            (
+                WireError::Truncated.into(),
+                "malformed input: input is truncated",
+            ),
+            (
+                WireError::UnsupportedVersion(2).into(),
+                "unsupported version 0x02",
+            ),
+            (
+                WireError::InvalidField("opk_flag").into(),
+                "field `opk_flag`",
+            ),
+            (
+                HandshakeError::BadSignature.into(),
+                "signature does not verify",
+            ),
+            (
+                HandshakeError::UnknownSignedPreKey(7).into(),
+                "signed prekey id 7",
+            ),
+            (
+                HandshakeError::UnknownOneTimePreKey(9).into(),
+                "one-time prekey id 9",
+            ),
+            (
+                LimitError::TooManySkipped { requested: 1001 }.into(),
+                "1001 message keys would be skipped (at most 1000 allowed)",
+            ),
+            (LimitError::CounterExhausted.into(), "counter exhausted"),
+            (LimitError::PlaintextTooLong.into(), "plaintext exceeds"),
+            (StateError::Truncated.into(), "state is truncated"),
+            (
+                StateError::UnsupportedVersion(9).into(),
+                "state version 0x09",
+            ),
+            (
+                StateError::Corrupted("flag").into(),
+                "corrupted state: flag",
+            ),
+        ];
+        for (error, expected) in cases {
+            let text = error.to_string();
+            assert!(text.contains(expected), "{text:?} lacks {expected:?}");
+        }
+    }
 }
