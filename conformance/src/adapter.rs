@@ -352,17 +352,7 @@ impl Implementation for AdapterImplementation {
     }
 
     fn call(&mut self, request: &Request) -> Result<Output, OpError> {
-        if let Some(why) = &self.broken {
-            return Err(OpError::Broken(why.clone()));
-        }
-        let needed = request.capability();
-        if !self.capabilities.contains(&needed) {
-            return Err(OpError::Unsupported(format!(
-                "`{}` needs capability `{}`, which the adapter did not announce",
-                request.op(),
-                needed.name()
-            )));
-        }
+        crate::implementation::admit(self.broken.as_ref(), &self.capabilities, request)?;
         let id = self.next_id;
         self.next_id += 1;
         let mut line = match serde_json::to_value(request) {

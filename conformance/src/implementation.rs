@@ -43,3 +43,25 @@ pub trait Implementation {
     /// Runs one operation.
     fn call(&mut self, request: &Request) -> Result<Output, OpError>;
 }
+
+/// The gate every implementation applies before it serves a request: a
+/// broken implementation refuses everything, and an operation outside the
+/// announced capabilities is `Unsupported`.
+pub fn admit(
+    broken: Option<&String>,
+    capabilities: &BTreeSet<Capability>,
+    request: &Request,
+) -> Result<(), OpError> {
+    if let Some(why) = broken {
+        return Err(OpError::Broken(why.clone()));
+    }
+    let needed = request.capability();
+    if !capabilities.contains(&needed) {
+        return Err(OpError::Unsupported(format!(
+            "`{}` needs capability `{}`, which the implementation did not announce",
+            request.op(),
+            needed.name()
+        )));
+    }
+    Ok(())
+}

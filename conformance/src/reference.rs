@@ -665,17 +665,7 @@ impl Implementation for ReferenceImplementation {
     }
 
     fn call(&mut self, request: &Request) -> Result<Output, OpError> {
-        if let Some(why) = &self.broken {
-            return Err(OpError::Broken(why.clone()));
-        }
-        let needed = request.capability();
-        if !self.capabilities.contains(&needed) {
-            return Err(OpError::Unsupported(format!(
-                "`{}` needs capability `{}`",
-                request.op(),
-                needed.name()
-            )));
-        }
+        crate::implementation::admit(self.broken.as_ref(), &self.capabilities, request)?;
         let mut result = self.dispatch(request);
         if let Ok(out) = &mut result
             && matches!(request, Request::Initiate { .. } | Request::Respond { .. })

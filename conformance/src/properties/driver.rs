@@ -26,6 +26,41 @@ impl KeySource {
     }
 }
 
+/// The keys of a case's two parties, drawn from its seed in a fixed order:
+/// Alice's identity seed, Bob's identity seed, Bob's signed prekey, Bob's
+/// one-time prekey (used only when the case offers one).
+pub(crate) struct Parties {
+    pub(crate) alice_seed: [u8; 32],
+    pub(crate) bob_seed: [u8; 32],
+    pub(crate) spk_secret: [u8; 32],
+    pub(crate) opk_secret: [u8; 32],
+    pub(crate) bob: sealwire::IdentityKeyPair,
+    pub(crate) spk: sealwire::SignedPreKey,
+    pub(crate) opk: Option<sealwire::OneTimePreKey>,
+}
+
+impl Parties {
+    pub(crate) fn draw(keys: &mut KeySource, with_one_time_prekey: bool) -> Self {
+        let alice_seed = keys.next();
+        let bob_seed = keys.next();
+        let spk_secret = keys.next();
+        let opk_secret = keys.next();
+        let bob = sealwire::IdentityKeyPair::from_seed(bob_seed);
+        let spk = sealwire::SignedPreKey::new(super::session::SIGNED_PREKEY_ID, spk_secret, &bob);
+        let opk = with_one_time_prekey
+            .then(|| sealwire::OneTimePreKey::new(super::session::ONE_TIME_PREKEY_ID, opk_secret));
+        Self {
+            alice_seed,
+            bob_seed,
+            spk_secret,
+            opk_secret,
+            bob,
+            spk,
+            opk,
+        }
+    }
+}
+
 /// The implementation under test, the step being run, and every handle it
 /// returned (freed at the end of the case, whatever happened).
 pub(crate) struct Driver<'a> {

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use sealwire::{IdentityKeyPair, OneTimePreKey, PreKeyBundle, PublicKey, SignedPreKey};
 
-use super::driver::{Driver, KeySource, LOW_ORDER_POINTS, is_canonical, low_order_class};
+use super::driver::{Driver, KeySource, LOW_ORDER_POINTS, Parties, is_canonical, low_order_class};
 use super::schedule::{Plain, plain};
 use super::session::{INITIAL_PREFIX_LEN, ONE_TIME_PREKEY_ID, SIGNED_PREKEY_ID};
 use super::{Property, Violation};
@@ -271,15 +271,15 @@ pub(crate) fn run(imp: &mut dyn Implementation, case: &HandshakeCase) -> Result<
 
 fn check(driver: &mut Driver<'_>, case: &HandshakeCase) -> Result<(), Violation> {
     let mut keys = KeySource::new(case.seed);
-    let alice_seed = keys.next();
-    let bob_seed = keys.next();
-    let spk_secret = keys.next();
-    let opk_secret = keys.next();
-    let bob = IdentityKeyPair::from_seed(bob_seed);
-    let spk = SignedPreKey::new(SIGNED_PREKEY_ID, spk_secret, &bob);
-    let opk = case
-        .one_time_prekey
-        .then(|| OneTimePreKey::new(ONE_TIME_PREKEY_ID, opk_secret));
+    let Parties {
+        alice_seed,
+        bob_seed,
+        spk_secret,
+        opk_secret,
+        bob,
+        spk,
+        opk,
+    } = Parties::draw(&mut keys, case.one_time_prekey);
     let plaintext = case.plaintext.bytes();
     let initiate = |keys: &mut KeySource, bundle: Vec<u8>| Request::Initiate {
         identity_seed: Bytes::from(alice_seed),

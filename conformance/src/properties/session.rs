@@ -10,9 +10,9 @@ pub use coverage::{Coverage, Tolerance};
 use core::fmt;
 use std::collections::{HashMap, HashSet};
 
-use sealwire::{IdentityKeyPair, KeyPair, OneTimePreKey, PreKeyBundle, PublicKey, SignedPreKey};
+use sealwire::{KeyPair, PreKeyBundle, PublicKey};
 
-use super::driver::{Driver, KeySource, LOW_ORDER_POINTS, is_canonical};
+use super::driver::{Driver, KeySource, LOW_ORDER_POINTS, Parties, is_canonical};
 use super::model::{
     self, Accepted, ChainModel, DUPLICATE, Incoming, KeyRef, MAX_SKIPPED_KEYS, RATCHET_LIMIT,
 };
@@ -122,15 +122,15 @@ impl<'d, 'i> World<'d, 'i> {
     /// X3DH; the initial message is delivered first and reliably.
     fn start(driver: &'d mut Driver<'i>, case: &Case) -> Result<Self, Violation> {
         let mut keys = KeySource::new(case.seed);
-        let alice_seed = keys.next();
-        let bob_seed = keys.next();
-        let spk_secret = keys.next();
-        let opk_secret = keys.next();
-        let bob = IdentityKeyPair::from_seed(bob_seed);
-        let spk = SignedPreKey::new(SIGNED_PREKEY_ID, spk_secret, &bob);
-        let opk = case
-            .one_time_prekey
-            .then(|| OneTimePreKey::new(ONE_TIME_PREKEY_ID, opk_secret));
+        let Parties {
+            alice_seed,
+            bob_seed,
+            spk_secret,
+            opk_secret,
+            bob,
+            spk,
+            opk,
+        } = Parties::draw(&mut keys, case.one_time_prekey);
         let bundle = PreKeyBundle::new(&bob, &spk, opk.as_ref()).to_bytes();
 
         let out = driver.expect_ok(
