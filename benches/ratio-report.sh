@@ -10,6 +10,8 @@
 # env:
 #   BENCH_RUSTFLAGS   compiler flags for the run (default: none, the portable
 #                     build users get; see benches/README.md for the others)
+#   BENCH_FEATURES    extra features of sealwire-benches, e.g. "ring" for
+#                     Sealwire's ring AEAD backend plus the raw ring floor
 #   CARGO_TARGET_DIR  where to build (default: target); the report reads
 #                     $CARGO_TARGET_DIR/criterion
 set -euo pipefail
@@ -30,6 +32,7 @@ for group in seal open peers_seal peers_open; do
   rm -rf "${target:?}/criterion/$group"
 done
 
-echo "== RUSTFLAGS='${RUSTFLAGS}' ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | xargs || true))"
-cargo bench --locked -p sealwire-benches --features peers --bench seal --bench peers -- --noplot "$@"
+features="peers${BENCH_FEATURES:+,$BENCH_FEATURES}"
+echo "== features '${features}', RUSTFLAGS='${RUSTFLAGS}' ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | xargs || true))"
+cargo bench --locked -p sealwire-benches --features "$features" --bench seal --bench peers -- --noplot "$@"
 cargo run --locked --release -q -p sealwire-benches --bin ratio-report -- "${check[@]}" "$target/criterion"

@@ -1,6 +1,8 @@
 //! Seal and open at 64 B, 1 KiB, 16 KiB and 1 MiB: a full ratchet message,
 //! the sealing core alone, and the raw ChaCha20-Poly1305 floor (with
-//! Sealwire's 105-byte AAD and with none) in the same groups.
+//! Sealwire's 105-byte AAD and with none) in the same groups; with the
+//! `ring` feature also ring's ChaCha20-Poly1305 (`raw_ring_aad105`), the
+//! floor of Sealwire's ring backend.
 
 mod common;
 
@@ -44,6 +46,17 @@ fn seal(c: &mut Criterion<ThreadCpuTime>) {
         });
         group.bench_function(BenchmarkId::new("raw_aead_no_aad", size), |b| {
             b.iter(|| raw_seal(&raw.key, &raw.nonce, &[], black_box(&mut body)));
+        });
+        #[cfg(feature = "ring")]
+        group.bench_function(BenchmarkId::new("raw_ring_aad105", size), |b| {
+            b.iter(|| {
+                sealwire_benches::raw_ring_seal(
+                    &raw.key,
+                    &raw.nonce,
+                    &raw.aad,
+                    black_box(&mut body),
+                )
+            });
         });
     }
     group.finish();
@@ -96,6 +109,22 @@ fn open(c: &mut Criterion<ThreadCpuTime>) {
                 b.iter_batched(
                     || body.clone(),
                     |mut body| assert!(raw_open(&raw.key, &raw.nonce, aad, &mut body, &tag)),
+                    batch_size(size),
+                );
+            });
+        }
+        #[cfg(feature = "ring")]
+        {
+            let (body, tag) = raw.sealed(size, &raw.aad);
+            let tag: [u8; 16] = tag.into();
+            group.bench_function(BenchmarkId::new("raw_ring_aad105", size), |b| {
+                b.iter_batched(
+                    || body.clone(),
+                    |mut body| {
+                        assert!(sealwire_benches::raw_ring_open(
+                            &raw.key, &raw.nonce, &raw.aad, &mut body, &tag
+                        ))
+                    },
                     batch_size(size),
                 );
             });

@@ -118,6 +118,46 @@ pub fn raw_open(
         .is_ok()
 }
 
+/// The second floor (feature `ring`): ring's ChaCha20-Poly1305, a fresh
+/// key per message, sealing in place; returns the tag.
+#[cfg(feature = "ring")]
+pub fn raw_ring_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], buffer: &mut [u8]) -> [u8; 16] {
+    use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+    let key = LessSafeKey::new(
+        UnboundKey::new(&CHACHA20_POLY1305, key).expect("a 32-byte ChaCha20-Poly1305 key"),
+    );
+    let tag = key
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), buffer)
+        .expect("the bench sizes are within the AEAD length limit");
+    let mut out = [0u8; 16];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// ring's open (feature `ring`): decrypts in place while it authenticates.
+/// Returns whether the tag verified.
+#[cfg(feature = "ring")]
+pub fn raw_ring_open(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    buffer: &mut [u8],
+    tag: &[u8; 16],
+) -> bool {
+    use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+    let key = LessSafeKey::new(
+        UnboundKey::new(&CHACHA20_POLY1305, key).expect("a 32-byte ChaCha20-Poly1305 key"),
+    );
+    key.open_in_place_separate_tag(
+        Nonce::assume_unique_for_key(*nonce),
+        Aad::from(aad),
+        ring::aead::Tag::from(*tag),
+        buffer,
+        0..,
+    )
+    .is_ok()
+}
+
 /// Inputs of the raw AEAD floor: key, nonce and an AAD of Sealwire's length.
 #[derive(Debug)]
 pub struct RawInputs {
@@ -281,6 +321,30 @@ mod tests {
         let opened = sealwire::seal::open_in_place(&core.message_key, &core.ad, &mut sealed)
             .expect("the fixture opens");
         assert_eq!(opened, plaintext(100).as_slice());
+    }
+
+    #[cfg(feature = "ring")]
+    #[test]
+    fn ring_floor_seals_the_same_bytes_as_the_rustcrypto_floor() {
+        let raw = RawInputs::new();
+        for size in SIZES {
+            let (sealed, tag) = raw.sealed(size, &raw.aad);
+            let mut body = plaintext(size);
+            let ring_tag = raw_ring_seal(&raw.key, &raw.nonce, &raw.aad, &mut body);
+            assert!(body == sealed, "size {size}");
+            assert_eq!(ring_tag[..], tag[..], "size {size}");
+            assert!(!raw_ring_open(
+                &raw.key,
+                &raw.nonce,
+                &[],
+                &mut body.clone(),
+                &ring_tag
+            ));
+            assert!(raw_ring_open(
+                &raw.key, &raw.nonce, &raw.aad, &mut body, &ring_tag
+            ));
+            assert!(body == plaintext(size), "size {size}");
+        }
     }
 
     #[test]

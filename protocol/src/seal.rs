@@ -15,6 +15,8 @@
 //! no unauthenticated plaintext is ever written.
 
 mod poly1305;
+#[cfg(feature = "ring")]
+mod with_ring;
 
 use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
@@ -53,22 +55,46 @@ pub fn message_key_material(
     kdf::message_keys(mk)
 }
 
-/// Up to this many bytes of AEAD input (`aad || body`), the sealing core
-/// computes ChaCha20-Poly1305 itself (the `chacha20` keystream plus
-/// [`poly1305`]) instead of calling the `chacha20poly1305` crate; the bytes
-/// are the same (RFC 8439, 2.8). It pays off only in builds without AVX2
-/// enabled at compile time, where the crate's runtime-detected AVX2
-/// Poly1305 costs about a microsecond per key; with AVX2 enabled (for
-/// example `-C target-cpu=x86-64-v3`) the crate is faster at every size.
-/// Measured on AVX2 and AVX-512 machines: see `benches/README.md`.
-const SHORT_PATH_MAX: usize = if cfg!(all(
+/// Whether this build has the short path: up to [`SHORT_PATH_MAX`] bytes
+/// of AEAD input (`aad || body`), the sealing core computes
+/// ChaCha20-Poly1305 itself (the `chacha20` keystream plus [`poly1305`])
+/// instead of calling the backend; the bytes are the same (RFC 8439, 2.8).
+/// It pays off only in builds without AVX2 enabled at compile time, where
+/// the `chacha20poly1305` crate's runtime-detected AVX2 Poly1305 costs about
+/// a microsecond per key; with AVX2 enabled (for example
+/// `-C target-cpu=x86-64-v3`) the crate is faster at every size, and so is
+/// the `ring` backend in every build. Measured on AVX2 and AVX-512
+/// machines: see `benches/README.md`.
+const SHORT_PATH: bool = cfg!(all(
     any(target_arch = "x86", target_arch = "x86_64"),
-    not(target_feature = "avx2")
-)) {
-    4096
-} else {
-    0
-};
+    not(target_feature = "avx2"),
+    not(feature = "ring")
+));
+/// The longest AEAD input (`aad || body`) the short path takes.
+const SHORT_PATH_MAX: usize = 4096;
+
+/// The ChaCha20-Poly1305 implementation that seals and opens messages
+/// that the short path does not take. Both give the same bytes (RFC 8439);
+/// with the `ring` feature both are compiled and the tests compare them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// RustCrypto `chacha20poly1305`: pure Rust, the default.
+    #[cfg_attr(
+        all(feature = "ring", not(test)),
+        expect(dead_code, reason = "with `ring` only the tests compare against it")
+    )]
+    RustCrypto,
+    /// ring's assembly ChaCha20-Poly1305 (feature `ring`), see [`with_ring`].
+    #[cfg(feature = "ring")]
+    Ring,
+}
+
+/// The backend of this build.
+#[cfg(not(feature = "ring"))]
+const BACKEND: Backend = Backend::RustCrypto;
+/// The backend of this build.
+#[cfg(feature = "ring")]
+const BACKEND: Backend = Backend::Ring;
 
 /// The one ChaCha20-Poly1305 key schedule of a message: the AEAD key and
 /// nonce that `MK` expands to.
@@ -87,7 +113,7 @@ impl MessageCipher {
     }
 
     fn is_short(aad: &[u8], body: &[u8]) -> bool {
-        aad.len() + body.len() <= SHORT_PATH_MAX
+        SHORT_PATH && aad.len() + body.len() <= SHORT_PATH_MAX
     }
 
     /// ChaCha20 at counter 0 gives the Poly1305 key (its first 32 bytes);
@@ -159,19 +185,51 @@ impl MessageCipher {
     }
 
     fn seal_bulk(&self, aad: &[u8], input: Option<&[u8]>, output: &mut [u8]) -> Result<Tag, Error> {
-        let buffer = match input {
-            Some(input) => InOutBuf::new(input, output).map_err(|_| WireError::Truncated)?,
-            None => InOutBuf::from(output),
-        };
-        ChaCha20Poly1305::new(&Key::from(*self.key))
-            .encrypt_inout_detached(&Nonce::from(self.nonce), aad, buffer)
-            .map_err(|_| Error::from(LimitError::PlaintextTooLong))
+        self.seal_with(BACKEND, aad, input, output)
     }
 
     fn open_bulk(&self, aad: &[u8], body: &mut [u8], tag: &Tag) -> Result<(), Error> {
-        ChaCha20Poly1305::new(&Key::from(*self.key))
-            .decrypt_inout_detached(&Nonce::from(self.nonce), aad, InOutBuf::from(body), tag)
-            .map_err(|_| Error::DecryptionFailed)
+        self.open_with(BACKEND, aad, body, tag)
+    }
+
+    fn seal_with(
+        &self,
+        backend: Backend,
+        aad: &[u8],
+        input: Option<&[u8]>,
+        output: &mut [u8],
+    ) -> Result<Tag, Error> {
+        match backend {
+            Backend::RustCrypto => {
+                let buffer = match input {
+                    Some(input) => {
+                        InOutBuf::new(input, output).map_err(|_| WireError::Truncated)?
+                    }
+                    None => InOutBuf::from(output),
+                };
+                ChaCha20Poly1305::new(&Key::from(*self.key))
+                    .encrypt_inout_detached(&Nonce::from(self.nonce), aad, buffer)
+                    .map_err(|_| Error::from(LimitError::PlaintextTooLong))
+            }
+            #[cfg(feature = "ring")]
+            Backend::Ring => with_ring::seal(&self.key, self.nonce, aad, input, output),
+        }
+    }
+
+    fn open_with(
+        &self,
+        backend: Backend,
+        aad: &[u8],
+        body: &mut [u8],
+        tag: &Tag,
+    ) -> Result<(), Error> {
+        match backend {
+            Backend::RustCrypto => ChaCha20Poly1305::new(&Key::from(*self.key))
+                .decrypt_inout_detached(&Nonce::from(self.nonce), aad, InOutBuf::from(body), tag)
+                .map_err(|_| Error::DecryptionFailed),
+            #[cfg(feature = "ring")]
+            Backend::Ring => with_ring::open(&self.key, self.nonce, aad, body, tag),
+        }
     }
 }
 
@@ -352,57 +410,112 @@ mod tests {
         ])
     }
 
+    type SealFn<'a> = &'a dyn Fn(&[u8], Option<&[u8]>, &mut [u8]) -> Result<Tag, Error>;
+    type OpenFn<'a> = &'a dyn Fn(&[u8], &mut [u8], &Tag) -> Result<(), Error>;
+
+    /// Two implementations of ChaCha20-Poly1305 agree: `a` seals from a
+    /// separate input and `b` in place (so both modes are covered when a
+    /// pair is checked both ways round), to the same bytes and tag; each
+    /// opens the other's output; both reject a flipped tag bit and a
+    /// flipped body bit and leave the body as it was.
+    fn agree(ctx: &str, aad: &[u8], plaintext: &[u8], a: (SealFn, OpenFn), b: (SealFn, OpenFn)) {
+        let len = plaintext.len();
+        let mut sealed_a = vec![0u8; len];
+        let tag_a = (a.0)(aad, Some(plaintext), &mut sealed_a).unwrap();
+        let mut sealed_b = plaintext.to_vec();
+        let tag_b = (b.0)(aad, None, &mut sealed_b).unwrap();
+        assert!(sealed_a == sealed_b, "{ctx}: ciphertexts differ");
+        assert_eq!(tag_a, tag_b, "{ctx}");
+
+        let mut opened = sealed_b.clone();
+        (a.1)(aad, &mut opened, &tag_b).unwrap();
+        assert!(opened == plaintext, "{ctx}: a opened b's message wrongly");
+        let mut opened = sealed_a.clone();
+        (b.1)(aad, &mut opened, &tag_a).unwrap();
+        assert!(opened == plaintext, "{ctx}: b opened a's message wrongly");
+
+        let mut bad_tag = tag_a;
+        bad_tag[len % 16] ^= 1 << (len % 8);
+        for open in [a.1, b.1] {
+            let mut untouched = sealed_a.clone();
+            assert_eq!(
+                open(aad, &mut untouched, &bad_tag),
+                Err(Error::DecryptionFailed),
+                "{ctx}"
+            );
+            assert!(untouched == sealed_a, "{ctx}: rejected body changed");
+            if len > 0 {
+                let mut flipped = sealed_a.clone();
+                flipped[len / 2] ^= 0x80;
+                let before = flipped.clone();
+                assert_eq!(
+                    open(aad, &mut flipped, &tag_a),
+                    Err(Error::DecryptionFailed),
+                    "{ctx}"
+                );
+                assert!(flipped == before, "{ctx}: rejected body changed");
+            }
+        }
+    }
+
+    fn numbered_cipher(i: usize) -> MessageCipher {
+        let mut mk = [0u8; 32];
+        mk[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        MessageCipher::new(&MessageKey::from_bytes(mk))
+    }
+
+    const AADS: [&[u8]; 3] = [&[], &[0x5a; 105], &[0xa5; 16]];
+
     #[test]
-    fn short_path_and_the_chacha20poly1305_crate_agree_byte_for_byte() {
-        let aads: [&[u8]; 3] = [&[], &[0x5a; 105], &[0xa5; 16]];
+    fn short_path_and_the_active_backend_agree_byte_for_byte() {
         for (i, len) in lengths().enumerate() {
-            let mut mk = [0u8; 32];
-            mk[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            let cipher = MessageCipher::new(&MessageKey::from_bytes(mk));
+            let cipher = numbered_cipher(i);
             let plaintext: Vec<u8> = (0..len).map(|j| (j * 31 + i) as u8).collect();
-            for aad in aads {
+            let seal_short = |aad: &[u8], input: Option<&[u8]>, output: &mut [u8]| {
+                cipher.seal_short(aad, input, output)
+            };
+            let open_short =
+                |aad: &[u8], body: &mut [u8], tag: &Tag| cipher.open_short(aad, body, tag);
+            let seal_bulk = |aad: &[u8], input: Option<&[u8]>, output: &mut [u8]| {
+                cipher.seal_bulk(aad, input, output)
+            };
+            let open_bulk =
+                |aad: &[u8], body: &mut [u8], tag: &Tag| cipher.open_bulk(aad, body, tag);
+            let short = (&seal_short as SealFn, &open_short as OpenFn);
+            let bulk = (&seal_bulk as SealFn, &open_bulk as OpenFn);
+            for aad in AADS {
                 let ctx = format!("length {len}, aad {}", aad.len());
-                let mut short = vec![0u8; len];
-                let short_tag = cipher
-                    .seal_short(aad, Some(&plaintext), &mut short)
-                    .unwrap();
-                let mut bulk = plaintext.clone();
-                let bulk_tag = cipher.seal_bulk(aad, None, &mut bulk).unwrap();
-                assert_eq!(short, bulk, "{ctx}");
-                assert_eq!(short_tag, bulk_tag, "{ctx}");
+                agree(&ctx, aad, &plaintext, short, bulk);
+                agree(&ctx, aad, &plaintext, bulk, short);
+            }
+        }
+    }
 
-                // Each path opens the other's output...
-                let mut opened = bulk.clone();
-                cipher.open_short(aad, &mut opened, &bulk_tag).unwrap();
-                assert_eq!(opened, plaintext, "{ctx}");
-                let mut opened = short.clone();
-                cipher.open_bulk(aad, &mut opened, &short_tag).unwrap();
-                assert_eq!(opened, plaintext, "{ctx}");
-
-                // ...and both reject a flipped tag bit, leaving the body as it was.
-                let mut bad_tag = short_tag;
-                bad_tag[len % 16] ^= 1 << (len % 8);
-                let mut untouched = short.clone();
-                assert_eq!(
-                    cipher.open_short(aad, &mut untouched, &bad_tag),
-                    Err(Error::DecryptionFailed),
-                    "{ctx}"
-                );
-                assert_eq!(untouched, short, "{ctx}");
-                assert_eq!(
-                    cipher.open_bulk(aad, &mut untouched, &bad_tag),
-                    Err(Error::DecryptionFailed),
-                    "{ctx}"
-                );
-                if len > 0 {
-                    let mut flipped = short.clone();
-                    flipped[len / 2] ^= 0x80;
-                    assert_eq!(
-                        cipher.open_short(aad, &mut flipped, &short_tag),
-                        Err(Error::DecryptionFailed),
-                        "{ctx}"
-                    );
-                }
+    #[cfg(feature = "ring")]
+    #[test]
+    fn ring_and_rustcrypto_backends_agree_byte_for_byte() {
+        let sizes = lengths().chain([16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, MAX_PLAINTEXT_LEN]);
+        for (i, len) in sizes.enumerate() {
+            let cipher = &numbered_cipher(i);
+            let plaintext: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
+            let backend = |backend: Backend| {
+                (
+                    move |aad: &[u8], input: Option<&[u8]>, output: &mut [u8]| {
+                        cipher.seal_with(backend, aad, input, output)
+                    },
+                    move |aad: &[u8], body: &mut [u8], tag: &Tag| {
+                        cipher.open_with(backend, aad, body, tag)
+                    },
+                )
+            };
+            let (ring_seal, ring_open) = backend(Backend::Ring);
+            let (rc_seal, rc_open) = backend(Backend::RustCrypto);
+            let ring = (&ring_seal as SealFn, &ring_open as OpenFn);
+            let rust_crypto = (&rc_seal as SealFn, &rc_open as OpenFn);
+            for aad in AADS {
+                let ctx = format!("length {len}, aad {}", aad.len());
+                agree(&ctx, aad, &plaintext, ring, rust_crypto);
+                agree(&ctx, aad, &plaintext, rust_crypto, ring);
             }
         }
     }

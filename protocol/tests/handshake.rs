@@ -370,3 +370,29 @@ fn initiate_draws_64_bytes_and_respond_draws_32() {
     respond_with_rng(&bob.identity, &mut bob.store, &initial, &mut script).unwrap();
     assert_eq!(script.remaining(), 0);
 }
+
+#[test]
+fn prekey_store_keeps_keys_by_id_and_a_reused_id_replaces_the_old_key() {
+    let identity = IdentityKeyPair::from_seed([1; 32]);
+    let spk = |id: u32, b: u8| SignedPreKey::new(id, [b; 32], &identity);
+    let public = |key: Option<&SignedPreKey>| key.map(|k| *k.public().as_bytes());
+    let mut store = InMemoryPreKeyStore::new();
+    store.add_signed_prekey(spk(1, 11));
+    store.add_signed_prekey(spk(2, 12));
+    assert_eq!(public(store.signed_prekey(1)), public(Some(&spk(1, 11))));
+    assert_eq!(public(store.signed_prekey(2)), public(Some(&spk(2, 12))));
+    store.add_signed_prekey(spk(1, 13));
+    assert_eq!(public(store.signed_prekey(1)), public(Some(&spk(1, 13))));
+    assert_eq!(public(store.signed_prekey(2)), public(Some(&spk(2, 12))));
+    assert_ne!(public(Some(&spk(1, 11))), public(Some(&spk(1, 13))));
+
+    let opk = |id: u32, b: u8| OneTimePreKey::new(id, [b; 32]);
+    let public = |key: Option<&OneTimePreKey>| key.map(|k| *k.public().as_bytes());
+    store.add_one_time_prekey(opk(5, 21));
+    store.add_one_time_prekey(opk(6, 22));
+    assert_eq!(store.one_time_prekeys_len(), 2);
+    store.add_one_time_prekey(opk(5, 23));
+    assert_eq!(store.one_time_prekeys_len(), 2);
+    assert_eq!(public(store.one_time_prekey(5)), public(Some(&opk(5, 23))));
+    assert_eq!(public(store.one_time_prekey(6)), public(Some(&opk(6, 22))));
+}

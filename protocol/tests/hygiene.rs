@@ -315,3 +315,27 @@ fn leak_check_catches_every_rendering_it_looks_for() {
     }
     assert_no_window(b"nothing to see here", &secret, "control");
 }
+
+/// `Debug` is useful as well as clean: public keys print as their full hex
+/// (so a log can name a peer's key), the secret half of a pair as
+/// `<redacted>`.
+#[test]
+fn debug_names_public_keys_in_full_hex_and_redacts_secrets() {
+    let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+    let pair = KeyPair::from_secret_bytes([7; 32]);
+    let public = hex(pair.public().as_bytes());
+    assert_eq!(
+        format!("{:?}", pair.public()),
+        format!("PublicKey({public})")
+    );
+    assert_eq!(
+        format!("{pair:?}"),
+        format!("KeyPair {{ public: PublicKey({public}), secret: \"<redacted>\" }}")
+    );
+    let identity = IdentityKeyPair::from_seed([9; 32]);
+    let identity_public = hex(identity.public().as_bytes());
+    assert_eq!(
+        format!("{:?}", identity.public()),
+        format!("IdentityPublicKey({identity_public})")
+    );
+}
