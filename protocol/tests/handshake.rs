@@ -396,3 +396,38 @@ fn prekey_store_keeps_keys_by_id_and_a_reused_id_replaces_the_old_key() {
     assert_eq!(public(store.one_time_prekey(5)), public(Some(&opk(5, 23))));
     assert_eq!(public(store.one_time_prekey(6)), public(Some(&opk(6, 22))));
 }
+
+/// An initial message is `INITIAL_PREFIX_LEN_WITHOUT_OPK` bytes (4 more with
+/// a one-time prekey id) before its ratchet message; the longest one (with
+/// a one-time prekey and the longest plaintext) decodes, one byte more is
+/// `Oversized`.
+#[test]
+fn initial_message_length_bounds() {
+    use sealwire::{
+        INITIAL_PREFIX_LEN_WITHOUT_OPK, InitialMessage, MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN,
+        WireError,
+    };
+    let mut rng = seeded(31);
+    let alice = IdentityKeyPair::generate_with_rng(&mut rng);
+    for with_opk in [false, true] {
+        let bob = responder(&mut rng, with_opk);
+        let (_, initial) = initiate_with_rng(&alice, &bob.bundle, b"hi", &mut rng).unwrap();
+        let prefix = INITIAL_PREFIX_LEN_WITHOUT_OPK + if with_opk { 4 } else { 0 };
+        assert_eq!(initial.len(), prefix + b"hi".len() + sealwire::OVERHEAD);
+    }
+    let bob = responder(&mut rng, true);
+    let longest = vec![0x61; MAX_PLAINTEXT_LEN];
+    let (_, initial) = initiate_with_rng(&alice, &bob.bundle, &longest, &mut rng).unwrap();
+    assert_eq!(
+        initial.len(),
+        INITIAL_PREFIX_LEN_WITHOUT_OPK + 4 + MAX_MESSAGE_LEN
+    );
+    let decoded = InitialMessage::decode(&initial).unwrap();
+    assert_eq!(decoded.encode(), initial);
+    let mut longer = initial.clone();
+    longer.push(0);
+    assert_eq!(
+        InitialMessage::decode(&longer).unwrap_err(),
+        Error::Wire(WireError::Oversized)
+    );
+}

@@ -338,4 +338,10 @@ fn debug_names_public_keys_in_full_hex_and_redacts_secrets() {
         format!("{:?}", identity.public()),
         format!("IdentityPublicKey({identity_public})")
     );
+    assert_eq!(
+        format!("{identity:?}"),
+        format!(
+            "IdentityKeyPair {{ public: IdentityPublicKey({identity_public}), seed: \"<redacted>\" }}"
+        )
+    );
 }

@@ -105,6 +105,13 @@ fn full_skipped_key_store_evicts_oldest_first_and_never_exceeds_its_cap() {
     let a2 = send_many(&mut p.alice, "a2", MAX_SKIP + 1);
     open(&mut p.bob, &a2[1000], &mut p.rng, "a2-1000");
     assert_eq!(p.bob.skipped_keys_len(), MAX_SKIPPED_KEYS, "seed {seed}");
+    // A full store is a valid state: it round-trips exactly.
+    let full = snapshot(&p.bob);
+    let restored = Session::from_bytes(&full).unwrap();
+    assert!(
+        snapshot(&restored) == full,
+        "seed {seed}: full store round trip"
+    );
     let b = p.bob.encrypt(b"b2").unwrap();
     open(&mut p.alice, &b, &mut p.rng, "b2");
     // Chain A3: N = 0..=4 skipped: the five oldest keys (A1, N = 1..=5) go.
@@ -215,4 +222,77 @@ fn plaintext_longer_than_the_maximum_is_a_ratchet_limit_and_changes_nothing() {
     let msg = p.alice.encrypt(&longest).unwrap();
     assert_eq!(msg.len(), sealwire::MAX_MESSAGE_LEN, "seed {seed}");
     assert_eq!(open(&mut p.bob, &msg, &mut p.rng, "longest"), longest);
+}
+
+/// The length bounds of every API that takes a message buffer, on both
+/// sides of each bound: below the 57-byte overhead, an empty plaintext,
+/// the longest plaintext, one byte more. A rejection changes nothing.
+#[test]
+fn buffer_length_bounds_of_the_in_place_and_sealing_core_apis() {
+    use sealwire::seal::{self, AD_LEN, HEADER_LEN, OVERHEAD};
+    use sealwire::{MAX_PLAINTEXT_LEN, MessageKey, WireError};
+    let seed = 107;
+    let mut p = pair(seed, false);
+
+    // Session::encrypt_in_place: `41 spare || plaintext || 16 spare`.
+    let before = snapshot(&p.alice);
+    let mut short = vec![7u8; OVERHEAD - 1];
+    assert_eq!(
+        p.alice.encrypt_in_place(&mut short).unwrap_err(),
+        Error::Wire(WireError::Truncated)
+    );
+    assert!(short == vec![7u8; OVERHEAD - 1] && snapshot(&p.alice) == before);
+    let mut too_long = vec![7u8; MAX_PLAINTEXT_LEN + 1 + OVERHEAD];
+    assert_eq!(
+        p.alice.encrypt_in_place(&mut too_long).unwrap_err(),
+        Error::RatchetLimit(LimitError::PlaintextTooLong)
+    );
+    assert!(snapshot(&p.alice) == before, "seed {seed}: state changed");
+    for len in [0, 1, MAX_PLAINTEXT_LEN - 1, MAX_PLAINTEXT_LEN] {
+        let mut message = vec![0u8; len + OVERHEAD];
+        message[HEADER_LEN..HEADER_LEN + len].fill(0x3c);
+        p.alice.encrypt_in_place(&mut message).unwrap();
+        assert_eq!(
+            open(&mut p.bob, &message, &mut p.rng, "in place"),
+            vec![0x3c; len]
+        );
+    }
+
+    // The sealing core: seal, seal_in_place, open_in_place.
+    let mk = MessageKey::from_bytes([9; 32]);
+    let ad = [4u8; AD_LEN];
+    let header = [1u8; HEADER_LEN];
+    assert_eq!(
+        seal::seal(&mk, &ad, &header, &vec![0; MAX_PLAINTEXT_LEN + 1]).unwrap_err(),
+        Error::RatchetLimit(LimitError::PlaintextTooLong)
+    );
+    let mut short = vec![0u8; OVERHEAD - 1];
+    assert_eq!(
+        seal::seal_in_place(&mk, &ad, &mut short).unwrap_err(),
+        Error::Wire(WireError::Truncated)
+    );
+    assert_eq!(
+        seal::open_in_place(&mk, &ad, &mut short).unwrap_err(),
+        Error::Wire(WireError::Truncated)
+    );
+    let mut too_long = vec![0u8; MAX_PLAINTEXT_LEN + 1 + OVERHEAD];
+    assert_eq!(
+        seal::seal_in_place(&mk, &ad, &mut too_long).unwrap_err(),
+        Error::RatchetLimit(LimitError::PlaintextTooLong)
+    );
+    assert_eq!(
+        seal::open_in_place(&mk, &ad, &mut too_long).unwrap_err(),
+        Error::Wire(WireError::Oversized)
+    );
+    assert!(too_long.iter().all(|&b| b == 0), "rejected buffer changed");
+    for len in [0, 1, MAX_PLAINTEXT_LEN] {
+        let plaintext = vec![0x77u8; len];
+        let sealed = seal::seal(&mk, &ad, &header, &plaintext).unwrap();
+        let mut in_place = vec![0u8; len + OVERHEAD];
+        in_place[..HEADER_LEN].copy_from_slice(&header);
+        in_place[HEADER_LEN..HEADER_LEN + len].copy_from_slice(&plaintext);
+        seal::seal_in_place(&mk, &ad, &mut in_place).unwrap();
+        assert!(in_place == sealed, "length {len}");
+        assert!(seal::open_in_place(&mk, &ad, &mut in_place).unwrap() == &plaintext[..]);
+    }
 }

@@ -316,3 +316,47 @@ fn buffer_apis_produce_the_same_messages_as_encrypt_and_decrypt() {
         .unwrap();
     assert_eq!(pt, plaintext, "seed {seed}: decrypt_in_place");
 }
+
+/// The initiator's first receiving ratchet key is Bob's signed prekey, which
+/// never had a receiving chain. When Bob's first reply replaces it, it is
+/// not remembered as an earlier chain (SPEC 6.5): a forged message under it
+/// is an ordinary failed ratchet step (`decryption_failed`), not a
+/// `duplicate`. `Session::decrypt` (operating-system randomness) opens the
+/// reply as `decrypt_with_rng` would.
+#[test]
+fn the_signed_prekey_is_not_remembered_as_an_earlier_chain() {
+    use sealwire::PreKeyStore as _;
+    let seed = 81;
+    let mut p = pair(seed, false);
+    let reply = p.bob.encrypt(b"reply").unwrap();
+    assert_eq!(p.alice.decrypt(&reply).unwrap(), b"reply", "seed {seed}");
+    let spk = *p.bob_store.signed_prekey(7).unwrap().public();
+    let mut forged = p.bob.encrypt(b"forged").unwrap();
+    forged[1..33].copy_from_slice(spk.as_bytes());
+    forged[33..41].fill(0);
+    let ctx = format!("seed {seed}: message under the signed prekey");
+    assert_rejected(&mut p.alice, &forged, &mut p.rng, "decryption_failed", &ctx);
+}
+
+/// `Debug` of a session names what is present and what is not, without
+/// secrets: the initiator has a receiving ratchet key (Bob's signed prekey)
+/// but no receiving chain until Bob replies.
+#[test]
+fn session_debug_shows_which_optional_fields_are_present() {
+    use sealwire::PreKeyStore as _;
+    let seed = 82;
+    let mut p = pair(seed, false);
+    let spk = *p.bob_store.signed_prekey(7).unwrap().public();
+    let before = format!("{:?}", p.alice);
+    let hex: String = spk.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        before.contains(&format!("ratchet_key: Some(PublicKey({hex}))")),
+        "{before}"
+    );
+    assert!(before.contains("chain: None"), "{before}");
+    let reply = p.bob.encrypt(b"reply").unwrap();
+    open(&mut p.alice, &reply, &mut p.rng, "reply");
+    let after = format!("{:?}", p.alice);
+    assert!(!after.contains("chain: None"), "{after}");
+    assert!(after.contains("chain: Some("), "{after}");
+}

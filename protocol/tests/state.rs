@@ -279,3 +279,50 @@ fn sealed_state_round_trips_and_rejects_wrong_key_every_bit_flip_and_truncation(
     let err = Session::open_state(&key, &[&sealed[..], &[0]].concat()).unwrap_err();
     assert_eq!(err, auth, "seed {seed}: sealed extended");
 }
+
+/// States at the caps load: the earlier-ratchet-key list holds exactly
+/// [`MAX_PREVIOUS_RATCHET_KEYS`] after enough turns and round-trips (plain
+/// and sealed with the operating system's salt); a sealed state whose body
+/// is empty but whose tag is present is an authentication failure, one
+/// byte shorter is truncated.
+#[test]
+fn states_at_the_caps_round_trip_and_the_shortest_sealed_state_is_judged_by_its_tag() {
+    use sealwire::MAX_PREVIOUS_RATCHET_KEYS;
+    let seed = 408;
+    let mut p = pair(seed, false);
+    for turn in 0..MAX_PREVIOUS_RATCHET_KEYS + 3 {
+        let ctx = format!("seed {seed}: turn {turn}");
+        let m = p.bob.encrypt(b"b").unwrap();
+        open(&mut p.alice, &m, &mut p.rng, &ctx);
+        let m = p.alice.encrypt(b"a").unwrap();
+        open(&mut p.bob, &m, &mut p.rng, &ctx);
+        for session in [&p.alice, &p.bob] {
+            let bytes = snapshot(session);
+            let restored = Session::from_bytes(&bytes).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            assert!(snapshot(&restored) == bytes, "{ctx}: round trip");
+        }
+    }
+    let bytes = snapshot(&p.bob);
+    assert_eq!(
+        usize::from(bytes[PREVIOUS_COUNT]),
+        MAX_PREVIOUS_RATCHET_KEYS,
+        "seed {seed}"
+    );
+
+    let key = StorageKey::from_bytes([0x42; 32]);
+    let sealed = p.bob.seal_state(&key);
+    assert_eq!(sealed.len(), 1 + 32 + bytes.len() + 16, "seed {seed}");
+    let opened = Session::open_state(&key, &sealed).unwrap();
+    assert!(snapshot(&opened) == bytes, "seed {seed}: sealed round trip");
+    assert_ne!(p.bob.seal_state(&key), sealed, "seed {seed}: fresh salt");
+
+    let tag_only = [&sealed[..33], &sealed[sealed.len() - 16..]].concat();
+    assert_eq!(
+        Session::open_state(&key, &tag_only).unwrap_err(),
+        Error::State(StateError::AuthenticationFailed)
+    );
+    assert_eq!(
+        Session::open_state(&key, &tag_only[..tag_only.len() - 1]).unwrap_err(),
+        Error::State(StateError::Truncated)
+    );
+}

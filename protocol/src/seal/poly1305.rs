@@ -171,6 +171,95 @@ mod tests {
         p.tag()
     }
 
+    /// The same MAC from RustCrypto's `poly1305` crate (an independent
+    /// implementation, radix 2^26 or AVX2).
+    fn independent(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
+        use ::poly1305::universal_hash::KeyInit;
+        let tag = ::poly1305::Poly1305::new(&(*key).into()).compute_unpadded(msg);
+        tag.into()
+    }
+
+    fn key_with_r(r: u128, s: u128) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(&r.to_le_bytes());
+        key[16..].copy_from_slice(&s.to_le_bytes());
+        key
+    }
+
+    /// Inputs that drive the accumulator into the rare carries of the final
+    /// reduction, which random inputs reach with probability about 2^-40:
+    /// - r = 1 and three all-ones blocks: the sum passes 2^130 with the low
+    ///   88 bits almost all ones, so the state `block` leaves has its middle
+    ///   limb at 2^44 (a carry into the top limb in `tag`);
+    /// - r = 2^27 and one all-ones block: the product folds back 5 * c with
+    ///   c about 2^26, so the middle limb is 2^44 and the top limb all ones
+    ///   (a carry out of the top limb, folded back into the low one);
+    /// - values of `h` just below, at and above p = 2^130 - 5, and s near
+    ///   2^128, for the final subtraction and the wrap of `+ s`.
+    #[test]
+    fn extreme_accumulators_match_an_independent_poly1305() {
+        let ones = [0xffu8; 16];
+        let mut messages: Vec<Vec<u8>> = (1..=6).map(|n| ones.repeat(n)).collect();
+        for tail in [0u8, 1, 2, 3, 4, 5, 6, 0xfa, 0xfb, 0xfc] {
+            let mut m = ones.repeat(2);
+            m.extend_from_slice(&[tail; 16]);
+            messages.push(m);
+            let mut m = ones.repeat(3);
+            m[47] = tail;
+            messages.push(m);
+        }
+        let rs = [
+            1u128,
+            2,
+            3,
+            5,
+            1 << 27,
+            (1 << 27) - 1,
+            1 << 26,
+            0x0fff_fffc_0fff_fffc_0fff_fffc_0fff_ffff,
+        ];
+        let ss = [0u128, 1, 5, u128::MAX, u128::MAX - 4, 1 << 127];
+        let mut checked = 0;
+        for &r in &rs {
+            for &s in &ss {
+                let key = key_with_r(r, s);
+                for msg in &messages {
+                    assert_eq!(
+                        poly1305(&key, msg),
+                        independent(&key, msg),
+                        "r {r:#x}, s {s:#x}, message {msg:02x?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, rs.len() * ss.len() * messages.len());
+    }
+
+    /// Random keys and messages of every length up to 4 blocks and then
+    /// some, against the independent implementation.
+    #[test]
+    fn random_inputs_match_an_independent_poly1305() {
+        let mut state = 0x5ea1_0000_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 24) as u8
+        };
+        for len in (0..=80).chain([255, 256, 1000]) {
+            for _ in 0..8 {
+                let key: [u8; 32] = core::array::from_fn(|_| next());
+                let msg: Vec<u8> = (0..len).map(|_| next()).collect();
+                assert_eq!(
+                    poly1305(&key, &msg),
+                    independent(&key, &msg),
+                    "length {len}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn rfc8439_section_2_5_2() {
         let key: [u8; 32] = hex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
