@@ -7,16 +7,20 @@
 #   MUTANTS_TIMEOUT=600 scripts/...    # per-mutant test timeout in seconds (default 300)
 #   MUTANTS_JOBS=2 scripts/...         # parallel build/test jobs (default 1)
 #
-# Two phases, so that the whole run fits in an afternoon:
-#   1. every mutant against the reference crate's own tests (unit tests and
-#      protocol/tests; seconds per mutant);
+# Three phases, so that the whole run fits in an afternoon:
+#   1. every mutant of the default build against the reference crate's own
+#      tests (unit tests and protocol/tests; seconds per mutant);
 #   2. only the mutants phase 1 did not catch (`--iterate` skips the caught
 #      and unviable ones) again, now also against the conformance suite
 #      (the vectors run against the reference, the property model, the fuzz
-#      oracles' regression seeds).
-# A mutant counts as caught if either phase catches it. Survivors of phase 2
-# are listed in mutants.out/missed.txt; each must be caught by a new test or
-# added to scripts/mutants-exclusions.txt with a one-line reason.
+#      oracles' regression seeds);
+#   3. the sealing core built with the ring backend (`--features ring`:
+#      protocol/src/seal.rs and seal/with_ring.rs, which the default build
+#      does not compile), against the crate's tests, into mutants-ring/.
+# A mutant counts as caught if a phase catches it. Survivors are listed in
+# mutants.out/missed.txt and mutants-ring/mutants.out/missed.txt; each must
+# be caught by a new test or added to scripts/mutants-exclusions.txt with a
+# one-line reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +53,7 @@ count() { if [ -f "mutants.out/$1.txt" ]; then wc -l < "mutants.out/$1.txt"; els
 
 echo "== phase 1: the reference crate's own tests"
 status=0
-cargo mutants "${common[@]}" --test-package sealwire \
+cargo mutants "${common[@]}" --test-package sealwire --exclude protocol/src/seal/with_ring.rs \
   "${excludes[@]}" "$@" || status=$?
 caught1=$(count caught)
 unviable=$(count unviable)
@@ -66,7 +70,7 @@ if [ "$left" -gt 0 ]; then
   rm -rf mutants.out.phase1
   cp -r mutants.out mutants.out.phase1
   status=0
-  cargo mutants "${common[@]}" --iterate \
+  cargo mutants "${common[@]}" --iterate --exclude protocol/src/seal/with_ring.rs \
     --test-package sealwire --test-package sealwire-conformance \
     "${excludes[@]}" "$@" || status=$?
   case "$status" in 0|2|3) ;; *) echo "phase 2 failed (exit $status)"; exit "$status" ;; esac
@@ -75,12 +79,25 @@ if [ "$left" -gt 0 ]; then
   timeout=$(count timeout)
 fi
 
+echo "== phase 3: the sealing core with the ring backend"
+status=0
+cargo mutants "${common[@]}" --features ring --test-package sealwire \
+  --file protocol/src/seal.rs --file protocol/src/seal/with_ring.rs \
+  --output mutants-ring "${excludes[@]}" "$@" || status=$?
+case "$status" in 0|2|3) ;; *) echo "phase 3 failed (exit $status)"; exit "$status" ;; esac
+ring_count() { if [ -f "mutants-ring/mutants.out/$1.txt" ]; then wc -l < "mutants-ring/mutants.out/$1.txt"; else echo 0; fi; }
+echo "ring backend: $(ring_count caught) caught, $(ring_count missed) missed, $(ring_count timeout) timed out, $(ring_count unviable) unviable"
+missed=$((missed + $(ring_count missed)))
+timeout=$((timeout + $(ring_count timeout)))
+caught2=$((caught2 + $(ring_count caught)))
+unviable=$((unviable + $(ring_count unviable)))
+
 caught=$((caught1 + caught2))
-echo "mutants: $caught caught ($caught1 by the crate's tests, $caught2 only by the conformance suite), $missed missed, $timeout timed out (inconclusive: rerun them with a longer MUTANTS_TIMEOUT), $unviable unviable, $(( ${#excludes[@]} / 2 )) reviewed exclusions"
+echo "mutants: $caught caught ($caught1 by the crate's tests, the rest by the conformance suite or in the ring build), $missed missed, $timeout timed out (inconclusive: rerun them with a longer MUTANTS_TIMEOUT), $unviable unviable, $(( ${#excludes[@]} / 2 )) reviewed exclusions"
 if [ "$((caught + missed))" -gt 0 ]; then
   echo "score: $(( caught * 100 / (caught + missed) ))% of $((caught + missed)) viable mutants with a verdict"
 fi
 if [ "$missed" -gt 0 ] || [ "$timeout" -gt 0 ]; then
-  echo "survivors: mutants.out/missed.txt, mutants.out/timeout.txt"
+  echo "survivors: mutants.out/{missed,timeout}.txt, mutants-ring/mutants.out/{missed,timeout}.txt"
   exit 2
 fi
