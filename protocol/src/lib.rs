@@ -44,6 +44,16 @@
 //! Every function that draws randomness has a `*_with_rng` form taking any
 //! [`rand_core::CryptoRng`]; the plain form uses the operating system's
 //! generator.
+//!
+//! ## Cargo features
+//!
+//! - `ring`: seal and open with ring's ChaCha20-Poly1305 (x86-64 and
+//!   AArch64 assembly) instead of RustCrypto's pure-Rust one. Same bytes;
+//!   about 1.7 times as fast in bulk and several times cheaper per message
+//!   key (`benches/README.md`). Recommended where speed matters; it adds a
+//!   C and assembly build (`cc`). SPEC.md, section 13, says what differs.
+//! - `test-secrets`, `planted-flaws`: TEST-ONLY, for the conformance suite's
+//!   oracles and self-test. Never enable them in a product.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

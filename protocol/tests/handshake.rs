@@ -430,4 +430,10 @@ fn initial_message_length_bounds() {
         InitialMessage::decode(&longer).unwrap_err(),
         Error::Wire(WireError::Oversized)
     );
+    // The length is checked first, before the version byte.
+    longer[0] = 0x02;
+    assert_eq!(
+        InitialMessage::decode(&longer).unwrap_err(),
+        Error::Wire(WireError::Oversized)
+    );
 }

@@ -248,6 +248,10 @@ fn buffer_length_bounds_of_the_in_place_and_sealing_core_apis() {
         Error::RatchetLimit(LimitError::PlaintextTooLong)
     );
     assert!(snapshot(&p.alice) == before, "seed {seed}: state changed");
+    assert!(
+        too_long.iter().all(|&b| b == 7),
+        "seed {seed}: buffer changed"
+    );
     for len in [0, 1, MAX_PLAINTEXT_LEN - 1, MAX_PLAINTEXT_LEN] {
         let mut message = vec![0u8; len + OVERHEAD];
         message[HEADER_LEN..HEADER_LEN + len].fill(0x3c);
