@@ -295,10 +295,11 @@ mod tests {
         // (55/56 bytes) and at both ends.
         for (i, key) in inputs(4, 1).iter().enumerate() {
             let fast = HmacKey::new(key);
-            // Every length two SHA-256 blocks can carry after the key block
-            // (less the 0x80 byte and the 8-byte length): mac_into's whole
-            // documented range, and its debug assertion must allow it.
-            for len in 0..=2 * BLOCK_LEN - 9 {
+            // mac_into's whole documented range (MAX_MAC_INPUT), and at
+            // least every length two SHA-256 blocks can carry after the key
+            // block (less the 0x80 byte and the 8-byte length), which its
+            // debug assertion must allow: a wrong constant fails either way.
+            for len in 0..=MAX_MAC_INPUT.max(2 * BLOCK_LEN - 9) {
                 let msg: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
                 let mut out = [0u8; 32];
                 // Split the message into two parts to exercise concatenation.
