@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the reference crate (protocol/src) with cargo-mutants.
 #
-#   scripts/mutants.sh                 # every mutant (about 2 hours on 2 cores)
+#   scripts/mutants.sh                 # every mutant (about 40 min on 2 cores, MUTANTS_JOBS=2)
 #   scripts/mutants.sh --shard 3/24    # one deterministic 1/24 sample
 #   scripts/mutants.sh -f protocol/src/seal.rs   # the mutants of one file
 #   MUTANTS_TIMEOUT=600 scripts/...    # per-mutant test timeout in seconds (default 300)
