@@ -10,7 +10,7 @@
 //! state opened with the fixture's storage key. 4: patches applied to the
 //! sealed state of the fixture's Bob.
 
-use sealwire::{ErrorClass, STATE_VERSION, Session};
+use sealwire::{ErrorClass, KeyPair, STATE_VERSION, Session};
 
 use zeroize::Zeroizing;
 
@@ -20,7 +20,8 @@ use super::leak::LeakScanner;
 use super::{Outcome, Run, Target, patched};
 
 /// Registers as public (see [`LeakScanner::allow`]) the public fields of
-/// a plain state: AD, counters, the receiving ratchet key, the earlier
+/// a plain state: AD, counters, the sending ratchet public key (derived
+/// from DHs), the receiving ratchet key, the earlier
 /// ratchet keys and the skipped keys' ratchet keys and numbers. Stops
 /// quietly at the first field that does not parse.
 fn allow_public_fields(scanner: &mut LeakScanner, state: &[u8]) {
@@ -33,7 +34,12 @@ fn allow_public_fields(scanner: &mut LeakScanner, state: &[u8]) {
     let mut walk = || -> Option<()> {
         take(1)?; // version
         scanner.allow(take(64)?); // AD
-        take(32 * 3)?; // RK, DHs private, CKs
+        take(32)?; // RK
+        // DHs private: its public half is public (Debug prints it), and a
+        // state may carry secrets equal to it (an input can set RK to it).
+        let dhs = Zeroizing::new(<[u8; 32]>::try_from(take(32)?).ok()?);
+        scanner.allow(KeyPair::from_secret_bytes(*dhs).public().as_bytes());
+        take(32)?; // CKs
         scanner.allow(take(8)?); // Ns, PN
         if take(1)?[0] == 1 {
             scanner.allow(take(32)?); // DHr
