@@ -2,15 +2,17 @@
 # CI fuzzing on stable Rust: builds every target without a sanitizer,
 # replays the checked-in seeds and past crash inputs through each target
 # (with the freed-memory check armed),
-# then fuzzes each target for FUZZ_SECONDS (default 20) from its seeds,
-# with libFuzzer's -seed=FUZZ_SEED (default 1) so that a CI failure replays
-# the same mutations (overnight.sh keeps random seeds, for exploration).
+# then fuzzes each target for FUZZ_RUNS executions (default 40000) from its
+# seeds, with libFuzzer's -seed=FUZZ_SEED (default 1). A count, not a time:
+# the same binary, seed and count make the same mutations on any machine,
+# so a CI run passes or fails the same way wherever it runs, and a failure
+# replays (overnight.sh fuzzes by time with random seeds, to explore).
 # A crash fails the script; its input is left in fuzz/artifacts/<target>/
 # with the command that reproduces it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-SECONDS_PER_TARGET="${FUZZ_SECONDS:-20}"
+RUNS_PER_TARGET="${FUZZ_RUNS:-40000}"
 FUZZ_SEED="${FUZZ_SEED:-1}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 
@@ -32,11 +34,11 @@ for target in $(cargo fuzz list); do
   # with the freed-memory check armed (fuzz/README.md).
   SEALWIRE_FREED_SCAN=1 "$bin" -runs=0 -max_len="$(max_len "$target")" "${replay[@]}" 2>&1 | tail -n 2
 
-  echo "-- $target: fuzzing for ${SECONDS_PER_TARGET}s (libFuzzer -seed=$FUZZ_SEED)"
+  echo "-- $target: fuzzing for $RUNS_PER_TARGET executions (libFuzzer -seed=$FUZZ_SEED)"
   corpus="$(mktemp -d)"
   mkdir -p "artifacts/$target"
   if ! "$bin" "$corpus" "seeds/$target" \
-      -max_total_time="$SECONDS_PER_TARGET" \
+      -runs="$RUNS_PER_TARGET" \
       -seed="$FUZZ_SEED" \
       -dict="dict/$target.dict" \
       -max_len="$(max_len "$target")" \

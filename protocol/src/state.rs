@@ -19,7 +19,7 @@
 //! store it only sealed ([`Session::seal_state_with_rng`]); the plain form
 //! exists for tests, vectors and callers with their own encrypted storage.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
@@ -155,11 +155,15 @@ impl Session {
         if !r.is_empty() {
             return Err(StateError::TrailingBytes.into());
         }
-        let mut seen = HashSet::with_capacity(entries.len());
-        if !entries
+        // Sorted, not hashed: a hash set's random keys would make fuzzing
+        // runs differ between processes (fuzz/ci.sh relies on repeatable
+        // runs).
+        let mut ids: Vec<([u8; 32], u32)> = entries
             .iter()
-            .all(|e| seen.insert((e.ratchet_key, e.message_number)))
-        {
+            .map(|e| (*e.ratchet_key.as_bytes(), e.message_number))
+            .collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|pair| pair[0] == pair[1]) {
             return Err(StateError::Corrupted("duplicate skipped key").into());
         }
         let mut skipped = SkippedKeys::default();

@@ -41,10 +41,13 @@ fn allow_public_fields(scanner: &mut LeakScanner, state: &[u8]) {
         scanner.allow(KeyPair::from_secret_bytes(*dhs).public().as_bytes());
         take(32)?; // CKs
         scanner.allow(take(8)?); // Ns, PN
-        if take(1)?[0] == 1 {
+        // A flag other than 0 or 1 ends the walk: what follows would be
+        // read out of place (a secret taken for a public field).
+        let flag = |byte: &[u8]| matches!(byte[0], 0 | 1).then_some(byte[0] == 1);
+        if flag(take(1)?)? {
             scanner.allow(take(32)?); // DHr
         }
-        if take(1)?[0] == 1 {
+        if flag(take(1)?)? {
             take(32)?; // CKr
         }
         scanner.allow(take(4)?); // Nr
