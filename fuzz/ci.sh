@@ -4,9 +4,10 @@
 # (with the freed-memory check armed),
 # then fuzzes each target for FUZZ_RUNS executions (default 40000) from its
 # seeds, with libFuzzer's -seed=FUZZ_SEED (default 1). A count, not a time:
-# the same binary, seed and count make the same mutations on any machine,
-# so a CI run passes or fails the same way wherever it runs, and a failure
-# replays (overnight.sh fuzzes by time with random seeds, to explore).
+# the same binary, seed and count make the same mutations however fast the
+# machine, so a CI run repeats and a failure replays (the binary also
+# depends on the checkout path: fuzz/README.md). overnight.sh fuzzes by
+# time with random seeds, to explore.
 # A crash fails the script; its input is left in fuzz/artifacts/<target>/
 # with the command that reproduces it.
 set -euo pipefail
