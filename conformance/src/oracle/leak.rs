@@ -705,36 +705,32 @@ mod tests {
         );
     }
 
+    /// A scanner whose secret `chosen` shows in `text` until `public` is
+    /// allowed.
+    fn allowed_hides(public: &[u8], chosen: &[u8], text: &str) -> LeakScanner {
+        let mut s = LeakScanner::new();
+        s.add_plaintext("chosen secret", chosen);
+        assert!(s.check_text(LeakKind::Debug, "t", text).is_err(), "{text}");
+        s.allow(public);
+        assert!(s.check_text(LeakKind::Debug, "t", text).is_ok(), "{text}");
+        s
+    }
+
     #[test]
     fn misreadings_of_allowed_bytes_are_allowed() {
-        // A secret equal to the hex reading of public bytes' decimal list.
+        // The hex reading of public bytes' decimal list.
         let public: Vec<u8> = (10..20).collect();
         let misread: Vec<u8> = public.iter().map(|&b| (b / 10) << 4 | (b % 10)).collect();
-        let mut s = LeakScanner::new();
-        s.add_plaintext("chosen secret", &misread);
-        let text = format!("Ad({public:?})");
-        assert!(s.check_text(LeakKind::Debug, "t", &text).is_err());
-        s.allow(&public);
-        assert!(s.check_text(LeakKind::Debug, "t", &text).is_ok());
-        // And the decimal reading of public bytes' hex list.
+        allowed_hides(&public, &misread, &format!("Ad({public:?})"));
+        // The decimal reading of public bytes' hex list.
         let public: Vec<u8> = (0x10..0x1a).collect();
         let misread: Vec<u8> = public.iter().map(|&b| (b >> 4) * 10 + (b & 15)).collect();
-        let mut s = LeakScanner::new();
-        s.add_plaintext("chosen secret", &misread);
-        let text = format!("Ad({public:x?})");
-        assert!(s.check_text(LeakKind::Debug, "t", &text).is_err());
-        s.allow(&public);
-        assert!(s.check_text(LeakKind::Debug, "t", &text).is_ok());
-        // And the hex of public bytes decoded a nibble off.
+        allowed_hides(&public, &misread, &format!("Ad({public:x?})"));
+        // The hex of public bytes decoded a nibble off.
         let public: Vec<u8> = (0x31..0x3b).collect();
         let shifted: Vec<u8> = public.windows(2).map(|w| w[0] << 4 | w[1] >> 4).collect();
-        let mut s = LeakScanner::new();
-        s.add_plaintext("chosen secret", &shifted);
         let hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
-        let text = format!("Key({hex})");
-        assert!(s.check_text(LeakKind::Debug, "t", &text).is_err());
-        s.allow(&public);
-        assert!(s.check_text(LeakKind::Debug, "t", &text).is_ok());
+        let mut s = allowed_hides(&public, &shifted, &format!("Key({hex})"));
         // The secret's own windows are still found in that text.
         s.add_plaintext("secret", &SECRET);
         let text = format!("Ad({public:x?}) Key({SECRET:?})");
