@@ -3,7 +3,7 @@
 #
 #   scripts/mutants.sh                 # every mutant (about 40 min on 2 cores, MUTANTS_JOBS=2)
 #   scripts/mutants.sh --shard 3/24    # one deterministic 1/24 sample
-#   scripts/mutants.sh -f protocol/src/seal.rs   # the mutants of one file
+#   scripts/mutants.sh -f protocol/src/seal.rs   # the mutants of one file (phase 3 adds it to the ring files)
 #   MUTANTS_TIMEOUT=600 scripts/...    # per-mutant test timeout in seconds (default 300)
 #   MUTANTS_JOBS=2 scripts/...         # parallel build/test jobs (default 1)
 #
@@ -49,7 +49,8 @@ if cargo nextest --version >/dev/null 2>&1; then
   common+=(--test-tool nextest)
 fi
 
-count() { if [ -f "mutants.out/$1.txt" ]; then wc -l < "mutants.out/$1.txt"; else echo 0; fi; }
+# count KIND [DIR]: how many mutants DIR/mutants.out/KIND.txt lists.
+count() { local f="${2:-.}/mutants.out/$1.txt"; if [ -f "$f" ]; then wc -l < "$f"; else echo 0; fi; }
 
 echo "== phase 1: the reference crate's own tests"
 status=0
@@ -85,12 +86,11 @@ cargo mutants "${common[@]}" --features ring --test-package sealwire \
   --file protocol/src/seal.rs --file protocol/src/seal/with_ring.rs \
   --output mutants-ring "${excludes[@]}" "$@" || status=$?
 case "$status" in 0|2|3) ;; *) echo "phase 3 failed (exit $status)"; exit "$status" ;; esac
-ring_count() { if [ -f "mutants-ring/mutants.out/$1.txt" ]; then wc -l < "mutants-ring/mutants.out/$1.txt"; else echo 0; fi; }
-echo "ring backend: $(ring_count caught) caught, $(ring_count missed) missed, $(ring_count timeout) timed out, $(ring_count unviable) unviable"
-missed=$((missed + $(ring_count missed)))
-timeout=$((timeout + $(ring_count timeout)))
-caught2=$((caught2 + $(ring_count caught)))
-unviable=$((unviable + $(ring_count unviable)))
+echo "ring backend: $(count caught mutants-ring) caught, $(count missed mutants-ring) missed, $(count timeout mutants-ring) timed out, $(count unviable mutants-ring) unviable"
+missed=$((missed + $(count missed mutants-ring)))
+timeout=$((timeout + $(count timeout mutants-ring)))
+caught2=$((caught2 + $(count caught mutants-ring)))
+unviable=$((unviable + $(count unviable mutants-ring)))
 
 caught=$((caught1 + caught2))
 echo "mutants: $caught caught ($caught1 by the crate's tests, the rest by the conformance suite or in the ring build), $missed missed, $timeout timed out (inconclusive: rerun them with a longer MUTANTS_TIMEOUT), $unviable unviable, $(( ${#excludes[@]} / 2 )) reviewed exclusions"

@@ -410,36 +410,64 @@ mod tests {
         ])
     }
 
-    type SealFn<'a> = &'a dyn Fn(&[u8], Option<&[u8]>, &mut [u8]) -> Result<Tag, Error>;
-    type OpenFn<'a> = &'a dyn Fn(&[u8], &mut [u8], &Tag) -> Result<(), Error>;
+    /// One way to seal and open: the short path, or a backend's.
+    #[derive(Clone, Copy, Debug)]
+    enum Path {
+        Short,
+        Bulk(Backend),
+    }
+
+    impl MessageCipher {
+        fn seal_by(
+            &self,
+            path: Path,
+            aad: &[u8],
+            input: Option<&[u8]>,
+            output: &mut [u8],
+        ) -> Result<Tag, Error> {
+            match path {
+                Path::Short => self.seal_short(aad, input, output),
+                Path::Bulk(backend) => self.seal_with(backend, aad, input, output),
+            }
+        }
+
+        fn open_by(&self, path: Path, aad: &[u8], body: &mut [u8], tag: &Tag) -> Result<(), Error> {
+            match path {
+                Path::Short => self.open_short(aad, body, tag),
+                Path::Bulk(backend) => self.open_with(backend, aad, body, tag),
+            }
+        }
+    }
 
     /// Two implementations of ChaCha20-Poly1305 agree: `a` seals from a
     /// separate input and `b` in place (so both modes are covered when a
     /// pair is checked both ways round), to the same bytes and tag; each
     /// opens the other's output; both reject a flipped tag bit and a
     /// flipped body bit and leave the body as it was.
-    fn agree(ctx: &str, aad: &[u8], plaintext: &[u8], a: (SealFn, OpenFn), b: (SealFn, OpenFn)) {
+    fn agree(ctx: &str, cipher: &MessageCipher, aad: &[u8], plaintext: &[u8], a: Path, b: Path) {
         let len = plaintext.len();
         let mut sealed_a = vec![0u8; len];
-        let tag_a = (a.0)(aad, Some(plaintext), &mut sealed_a).unwrap();
+        let tag_a = cipher
+            .seal_by(a, aad, Some(plaintext), &mut sealed_a)
+            .unwrap();
         let mut sealed_b = plaintext.to_vec();
-        let tag_b = (b.0)(aad, None, &mut sealed_b).unwrap();
+        let tag_b = cipher.seal_by(b, aad, None, &mut sealed_b).unwrap();
         assert!(sealed_a == sealed_b, "{ctx}: ciphertexts differ");
         assert_eq!(tag_a, tag_b, "{ctx}");
 
         let mut opened = sealed_b.clone();
-        (a.1)(aad, &mut opened, &tag_b).unwrap();
+        cipher.open_by(a, aad, &mut opened, &tag_b).unwrap();
         assert!(opened == plaintext, "{ctx}: a opened b's message wrongly");
         let mut opened = sealed_a.clone();
-        (b.1)(aad, &mut opened, &tag_a).unwrap();
+        cipher.open_by(b, aad, &mut opened, &tag_a).unwrap();
         assert!(opened == plaintext, "{ctx}: b opened a's message wrongly");
 
         let mut bad_tag = tag_a;
         bad_tag[len % 16] ^= 1 << (len % 8);
-        for open in [a.1, b.1] {
+        for path in [a, b] {
             let mut untouched = sealed_a.clone();
             assert_eq!(
-                open(aad, &mut untouched, &bad_tag),
+                cipher.open_by(path, aad, &mut untouched, &bad_tag),
                 Err(Error::DecryptionFailed),
                 "{ctx}"
             );
@@ -449,7 +477,7 @@ mod tests {
                 flipped[len / 2] ^= 0x80;
                 let before = flipped.clone();
                 assert_eq!(
-                    open(aad, &mut flipped, &tag_a),
+                    cipher.open_by(path, aad, &mut flipped, &tag_a),
                     Err(Error::DecryptionFailed),
                     "{ctx}"
                 );
@@ -468,25 +496,14 @@ mod tests {
 
     #[test]
     fn short_path_and_the_active_backend_agree_byte_for_byte() {
+        let (short, bulk) = (Path::Short, Path::Bulk(BACKEND));
         for (i, len) in lengths().enumerate() {
             let cipher = numbered_cipher(i);
             let plaintext: Vec<u8> = (0..len).map(|j| (j * 31 + i) as u8).collect();
-            let seal_short = |aad: &[u8], input: Option<&[u8]>, output: &mut [u8]| {
-                cipher.seal_short(aad, input, output)
-            };
-            let open_short =
-                |aad: &[u8], body: &mut [u8], tag: &Tag| cipher.open_short(aad, body, tag);
-            let seal_bulk = |aad: &[u8], input: Option<&[u8]>, output: &mut [u8]| {
-                cipher.seal_bulk(aad, input, output)
-            };
-            let open_bulk =
-                |aad: &[u8], body: &mut [u8], tag: &Tag| cipher.open_bulk(aad, body, tag);
-            let short = (&seal_short as SealFn, &open_short as OpenFn);
-            let bulk = (&seal_bulk as SealFn, &open_bulk as OpenFn);
             for aad in AADS {
                 let ctx = format!("length {len}, aad {}", aad.len());
-                agree(&ctx, aad, &plaintext, short, bulk);
-                agree(&ctx, aad, &plaintext, bulk, short);
+                agree(&ctx, &cipher, aad, &plaintext, short, bulk);
+                agree(&ctx, &cipher, aad, &plaintext, bulk, short);
             }
         }
     }
@@ -494,28 +511,15 @@ mod tests {
     #[cfg(feature = "ring")]
     #[test]
     fn ring_and_rustcrypto_backends_agree_byte_for_byte() {
+        let (ring, rust_crypto) = (Path::Bulk(Backend::Ring), Path::Bulk(Backend::RustCrypto));
         let sizes = lengths().chain([16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, MAX_PLAINTEXT_LEN]);
         for (i, len) in sizes.enumerate() {
-            let cipher = &numbered_cipher(i);
+            let cipher = numbered_cipher(i);
             let plaintext: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
-            let backend = |backend: Backend| {
-                (
-                    move |aad: &[u8], input: Option<&[u8]>, output: &mut [u8]| {
-                        cipher.seal_with(backend, aad, input, output)
-                    },
-                    move |aad: &[u8], body: &mut [u8], tag: &Tag| {
-                        cipher.open_with(backend, aad, body, tag)
-                    },
-                )
-            };
-            let (ring_seal, ring_open) = backend(Backend::Ring);
-            let (rc_seal, rc_open) = backend(Backend::RustCrypto);
-            let ring = (&ring_seal as SealFn, &ring_open as OpenFn);
-            let rust_crypto = (&rc_seal as SealFn, &rc_open as OpenFn);
             for aad in AADS {
                 let ctx = format!("length {len}, aad {}", aad.len());
-                agree(&ctx, aad, &plaintext, ring, rust_crypto);
-                agree(&ctx, aad, &plaintext, rust_crypto, ring);
+                agree(&ctx, &cipher, aad, &plaintext, ring, rust_crypto);
+                agree(&ctx, &cipher, aad, &plaintext, rust_crypto, ring);
             }
         }
     }

@@ -205,7 +205,7 @@ impl LeakScanner {
             // Windows the fuzzer supplied are also in libFuzzer's own
             // copies of the input, which it frees: not the library's leak.
             for window in bytes.windows(8) {
-                if !self.secret_input.windows(8).any(|w| w == window) {
+                if !self.input_holds(window) {
                     freed::register(&label, window);
                 }
             }
@@ -301,6 +301,12 @@ impl LeakScanner {
         self.secret_input = input.to_vec();
     }
 
+    /// True when the fuzz input (see [`input_has_secrets`](Self::input_has_secrets))
+    /// contains `window`: bytes the fuzzer chose.
+    fn input_holds(&self, window: &[u8]) -> bool {
+        self.secret_input.windows(8).any(|w| w == window)
+    }
+
     /// True when this scanner has secrets or plaintexts of its own (not
     /// only its base's).
     pub fn has_own(&self) -> bool {
@@ -350,8 +356,8 @@ impl LeakScanner {
         (0..=bytes.len() - 8).find_map(|i| {
             let label = self.find(window_at(bytes, i))?;
             let window = &bytes[i..i + 8];
-            let chosen = self.secret_input.windows(8).any(|w| w == window);
-            let dismissed = chosen && (self.overlaps_allowed(bytes, i) || public(window));
+            let dismissed =
+                self.input_holds(window) && (self.overlaps_allowed(bytes, i) || public(window));
             (!dismissed).then_some((i, label))
         })
     }
