@@ -98,14 +98,14 @@ async function main(opts) {
     out.push({ name: `${prefix}mac`, offset: base + msg.length - 8, length: 8, authenticated: true });
     return { out, ratchet, counter };
   }
+  // Which kind a message is travels outside the ciphertext in the
+  // applications (WhatsApp's "pkmsg" / "msg"); protocol 2 has no such member,
+  // so it is told from the bytes: protobufjs writes fields in number order,
+  // and a WhisperMessage starts with field 1 as bytes (ephemeralKey, tag
+  // 0x0a) where a PreKeyWhisperMessage starts with field 1 as a varint
+  // (preKeyId, 0x08) or field 2 (baseKey, 0x12).
   function isPreKeyMessage(m) {
-    // A PreKeyWhisperMessage's protobuf has a `message` field (4) holding a
-    // WhisperMessage; a WhisperMessage's protobuf ends 8 bytes early (MAC).
-    try {
-      return fields(m.subarray(1)).some((f) => f.no === 4 && f.wt === 2 && f.value.length > 9);
-    } catch {
-      return false;
-    }
+    return m.length > 1 && m[1] !== 0x0a;
   }
   function layout(m) {
     if (m.length < 10) throw new WireError('short message');
@@ -373,7 +373,7 @@ async function main(opts) {
       // refused; message keys are kept per chain with no cap, and every old
       // receiving chain stays in the session (README.md).
       limits: { max_forward_jump: 2000, skipped_keys: { cap: null, scope: 'session' }, old_chains: null, max_plaintext: null },
-      overhead: { first: [128, 168], message: [51, 78] },
+      overhead: { first: [128, 170], message: [51, 78] },
       capabilities: ['state', 'skipped_count', 'secrets', 'layout'],
     };
   }
