@@ -240,6 +240,26 @@ async function forgedFirstMessageLogsKeys(discipline) {
   return { rejected, leaked, changed, detail: `root key and ratchet private key in the log ${leaked}, open session replaced ${changed}` };
 }
 
+// Case 5: a bundle whose signed prekey carries a wrong signature (another
+// key's signature) is accepted by SessionBuilder.initOutgoing: 6.x calls
+// curve.verifySignature(..., isInit = true), which returns true without
+// verifying; 2.x verifies but discards the result.
+async function badSignedPreKeySignature() {
+  const alice = party('copy');
+  const bob = party('copy');
+  const other = lib.keyhelper.generateSignedPreKey(lib.keyhelper.generateIdentityKeyPair(), 1);
+  try {
+    await new lib.SessionBuilder(alice, B).initOutgoing({
+      identityKey: bob.identity.pubKey,
+      registrationId: bob.registrationId,
+      signedPreKey: { keyId: 1, publicKey: bob.signed.keyPair.pubKey, signature: other.signature },
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main() {
   let passed = 0;
   let failed = 0;
@@ -285,6 +305,14 @@ async function main() {
       `${ok ? 'ok  ' : 'FAIL'} ${pkg} --store ${discipline}: forged first message logs the open session's keys: ${r.leaked ? 'reproduced' : 'not reproduced'} (rejected ${r.rejected}, ${r.detail})\n`,
     );
     if (ok) passed++;
+    else failed++;
+  }
+  {
+    const accepted = await badSignedPreKeySignature();
+    process.stdout.write(
+      `${accepted ? 'ok  ' : 'FAIL'} ${pkg}: bundle with a wrong signed-prekey signature accepted: ${accepted ? 'reproduced' : 'not reproduced'}\n`,
+    );
+    if (accepted) passed++;
     else failed++;
   }
   process.stdout.write(`${passed} passed, ${failed} failed\n`);
