@@ -32,24 +32,10 @@ function unhex(s) {
   return Buffer.from(s, 'hex');
 }
 
-function parseArgs(argv) {
-  let store = null;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--store' && i + 1 < argv.length) store = argv[++i];
-    else throw new Error(`unknown argument ${argv[i]} (usage: --store copy|live)`);
-  }
-  if (store !== 'copy' && store !== 'live') throw new Error('--store copy|live is required');
-  return { store };
-}
-
-// opts: { lib, libName, libVersion, licence, Reader (protobufjs/minimal), argv }
-async function main(opts) {
-  consoleToStderr();
-  const { lib, Reader } = opts;
-  const { store: discipline } = parseArgs(opts.argv);
-
-  // ---- protobuf walking (layout, skipped count); field numbers are the
-  // library's WhisperTextProtocol.js.
+// Protobuf walking for `layout`, with protobufjs's Reader (passed in): the
+// version-3 Signal wire format of both forks and of the TypeScript port
+// (field numbers: the libraries' WhisperTextProtocol definitions).
+function wireHelpers(Reader) {
   function fields(bytes) {
     const r = Reader.create(bytes);
     const out = [];
@@ -129,6 +115,56 @@ async function main(opts) {
     }
     return { kind: 'first', ratchet_key: hex(inner.ratchet), counter: inner.counter, fields: out };
   }
+  return { layout, isPreKeyMessage };
+}
+
+// The protocol-2 request loop: one JSON request per line on stdin, one
+// answer per line on stdout (written synchronously, so flushed), error text to
+// stderr only. `errorClass(e)` maps a library error to `rejected` or
+// `duplicate`.
+async function serve({ hello, handle, errorClass }) {
+  const send = (o) => writeSync(1, JSON.stringify(o) + '\n');
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  for await (const line of rl) {
+    if (line.trim() === '') continue;
+    let req;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      process.stderr.write(`adapter: bad request line: ${e.message}\n`);
+      send({ id: null, error: 'rejected' });
+      continue;
+    }
+    try {
+      send({ id: req.id, ok: req.op === 'hello' ? hello(req) : await handle(req) });
+    } catch (e) {
+      if (e instanceof Unsupported) {
+        send({ id: req.id, unsupported: e.message });
+        continue;
+      }
+      process.stderr.write(`adapter: ${req.op} rejected: ${e.name}: ${e.message}\n`);
+      send({ id: req.id, error: errorClass(e) });
+    }
+  }
+}
+
+function parseArgs(argv) {
+  let store = null;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--store' && i + 1 < argv.length) store = argv[++i];
+    else throw new Error(`unknown argument ${argv[i]} (usage: --store copy|live)`);
+  }
+  if (store !== 'copy' && store !== 'live') throw new Error('--store copy|live is required');
+  return { store };
+}
+
+// opts: { lib, libName, libVersion, licence, Reader (protobufjs/minimal), argv }
+async function main(opts) {
+  consoleToStderr();
+  const { lib, Reader } = opts;
+  const { store: discipline } = parseArgs(opts.argv);
+
+  const { layout, isPreKeyMessage } = wireHelpers(Reader);
 
   // ---- stores. One identity/prekey world per party; one storage object per
   // session, holding one session record under one address, so every session
@@ -378,30 +414,7 @@ async function main(opts) {
     };
   }
 
-  const send = (o) => writeSync(1, JSON.stringify(o) + '\n');
-  const rl = readline.createInterface({ input: process.stdin, terminal: false });
-  for await (const line of rl) {
-    if (line.trim() === '') continue;
-    let req;
-    try {
-      req = JSON.parse(line);
-    } catch (e) {
-      process.stderr.write(`adapter: bad request line: ${e.message}\n`);
-      send({ id: null, error: 'rejected' });
-      continue;
-    }
-    try {
-      send({ id: req.id, ok: req.op === 'hello' ? hello(req) : await handle(req) });
-    } catch (e) {
-      if (e instanceof Unsupported) {
-        send({ id: req.id, unsupported: e.message });
-        continue;
-      }
-      process.stderr.write(`adapter: ${req.op} rejected: ${e.name}: ${e.message}\n`);
-      // MessageCounterError is the library's own "key used already" (replay).
-      send({ id: req.id, error: e instanceof lib.MessageCounterError ? 'duplicate' : 'rejected' });
-    }
-  }
+  await serve({ hello, handle, errorClass: (e) => (e instanceof lib.MessageCounterError ? 'duplicate' : 'rejected') });
 }
 
-module.exports = { main };
+module.exports = { main, serve, wireHelpers, consoleToStderr, hex, unhex, WireError, Unsupported };
