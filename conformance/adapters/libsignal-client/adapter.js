@@ -518,7 +518,7 @@ function hello(req) {
     errors: 'coarse',
     seedable: false,
     limits: {
-      max_forward_jump: 25000,
+      max_forward_jump: 24999,
       skipped_keys: { cap: 2000, scope: 'chain' },
       old_chains: 4,
       max_plaintext: null,

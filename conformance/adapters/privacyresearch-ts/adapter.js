@@ -298,10 +298,11 @@ function hello(req) {
     library: { name: PKG, version: pkgJson.version, licence: pkgJson.license, family: 'signal' },
     errors: 'coarse',
     seedable: true,
-    // session-cipher.js, fillMessageKeys: more than 2000 keys ahead is
-    // refused. Skipped keys have no cap and old chains are never removed
+    // session-cipher.js, fillMessageKeys: a counter more than 2000 past the
+    // last derived one (-1 on a new chain) is refused: a message skips at most
+    // 1999 keys of its chain. Skipped keys have no cap and old chains are never removed
     // (session-record.js, removeOldChains: README.md).
-    limits: { max_forward_jump: 2000, skipped_keys: { cap: null, scope: 'session' }, old_chains: null, max_plaintext: null },
+    limits: { max_forward_jump: 1999, skipped_keys: { cap: null, scope: 'session' }, old_chains: null, max_plaintext: null },
     overhead: { first: [128, 170], message: [51, 78] },
     capabilities: ['state', 'skipped_count', 'secrets', 'layout'],
   };

@@ -405,10 +405,11 @@ async function main(opts) {
       library: { name: opts.libName, version: opts.libVersion, licence: opts.licence, family: 'signal' },
       errors: 'coarse',
       seedable: false,
-      // session_cipher.js, fillMessageKeys: more than 2000 keys ahead is
-      // refused; message keys are kept per chain with no cap, and every old
-      // receiving chain stays in the session (README.md).
-      limits: { max_forward_jump: 2000, skipped_keys: { cap: null, scope: 'session' }, old_chains: null, max_plaintext: null },
+      // session_cipher.js, fillMessageKeys: a counter more than 2000 past the
+      // last derived one (-1 on a new chain) is refused, so a message skips at
+      // most 1999 keys of its chain; message keys are kept per chain with no
+      // cap, and every old receiving chain stays in the session (README.md).
+      limits: { max_forward_jump: 1999, skipped_keys: { cap: null, scope: 'session' }, old_chains: null, max_plaintext: null },
       overhead: { first: [128, 170], message: [51, 78] },
       capabilities: ['state', 'skipped_count', 'secrets', 'layout'],
     };
