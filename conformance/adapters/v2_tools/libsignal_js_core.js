@@ -148,6 +148,41 @@ async function serve({ hello, handle, errorClass }) {
   }
 }
 
+// Seeded randomness for the forks. They draw every random value from Node's
+// crypto module at call time: key pairs from
+// generateKeyPairSync('x25519', DER encodings) (curve.js, generateKeyPair),
+// registration ids from randomBytes(2) (keyhelper.js); signatures
+// (curve25519-js sign without its optional random argument) and IVs (derived
+// from message keys) draw none. The library has no hook, so the adapter
+// replaces those two functions of Node's crypto module in its own process:
+// randomBytes reads a ChaCha20 keystream (Node's OpenSSL) keyed with the
+// hello's seed, and generateKeyPairSync('x25519') has OpenSSL make the key
+// pair from 32 such bytes (createPrivateKey of the PKCS#8 encoding), returning
+// the same DER encodings, so the library runs its usual code path. No library
+// file is changed. The library's clock, Date.now() (session timestamps in
+// records), becomes a counter, so the same requests give the same bytes.
+function seedNodeCrypto(seedHex) {
+  const nodeCrypto = require('node:crypto');
+  const key = Buffer.from(seedHex, 'hex');
+  const stream = nodeCrypto.createCipheriv('chacha20', key, Buffer.alloc(16));
+  const draw = (n) => stream.update(Buffer.alloc(n));
+  const realGenerate = nodeCrypto.generateKeyPairSync;
+  const PKCS8_X25519 = Buffer.from([48, 46, 2, 1, 0, 48, 5, 6, 3, 43, 101, 110, 4, 34, 4, 32]);
+  nodeCrypto.randomBytes = (n, cb) => {
+    if (cb) throw new Error('seeded randomBytes: no callback form');
+    return draw(n);
+  };
+  nodeCrypto.generateKeyPairSync = (type, options) => {
+    if (type !== 'x25519') return realGenerate(type, options);
+    const privateKey = nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, draw(32)]), format: 'der', type: 'pkcs8' });
+    const publicKey = nodeCrypto.createPublicKey(privateKey);
+    const enc = (k, o) => (o ? k.export(o) : k);
+    return { publicKey: enc(publicKey, options && options.publicKeyEncoding), privateKey: enc(privateKey, options && options.privateKeyEncoding) };
+  };
+  let clock = 1_700_000_000_000;
+  Date.now = () => clock++;
+}
+
 function parseArgs(argv) {
   let store = null;
   for (let i = 0; i < argv.length; i++) {
@@ -399,12 +434,14 @@ async function main(opts) {
 
   function hello(req) {
     if (req.protocol !== 2) throw new WireError('protocol');
+    if (typeof req.seed !== 'string' || !/^[0-9a-f]{64}$/.test(req.seed)) throw new WireError('seed');
+    seedNodeCrypto(req.seed);
     return {
       name: `${opts.libName} ${opts.libVersion} (store: ${discipline})`,
       protocol: 2,
       library: { name: opts.libName, version: opts.libVersion, licence: opts.licence, family: 'signal' },
       errors: 'coarse',
-      seedable: false,
+      seedable: true,
       // session_cipher.js, fillMessageKeys: a counter more than 2000 past the
       // last derived one (-1 on a new chain) is refused, so a message skips at
       // most 1999 keys of its chain; message keys are kept per chain with no
