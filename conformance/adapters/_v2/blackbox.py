@@ -15,6 +15,7 @@ draw counter.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import sys
@@ -191,9 +192,9 @@ class Server:
             traceback.print_exc(file=sys.stderr)
             return {"id": rid, "error": "rejected"}
 
-    def run(self) -> int:
+    def run(self, first_lines: Optional[List[str]] = None) -> int:
         out = sys.stdout
-        for line in sys.stdin:
+        for line in itertools.chain(first_lines or [], sys.stdin):
             if not line.strip():
                 continue
             try:
