@@ -105,6 +105,50 @@ def field_bool(req: Dict[str, Any], name: str) -> bool:
     return value
 
 
+def read_varint(data: bytes, pos: int) -> "tuple[int, int]":
+    """A protobuf-style base-128 varint at data[pos:]: (value, next pos)."""
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise Rejected("truncated varint")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+        if shift > 63:
+            raise Rejected("varint too long")
+
+
+def parse_tlv(data: bytes, start: int, end: int, names: Dict[int, str]) -> List[Dict[str, Any]]:
+    """The fields of a protobuf-style structure in data[start:end] (varint
+    tags; wire type 0 varints, wire type 2 length-delimited), for the
+    adapters' `layout`: each as name (from `names` by tag, else
+    unknown_<tag>), tag_at, at (value offset), length (value bytes) and value
+    (bytes, or the integer of a varint)."""
+    out = []
+    pos = start
+    while pos < end:
+        tag_at = pos
+        tag, pos = read_varint(data, pos)
+        if tag & 7 == 2:
+            length, pos = read_varint(data, pos)
+            if pos + length > end:
+                raise Rejected("field overruns the message")
+            value_at, value = pos, data[pos:pos + length]
+            pos += length
+        elif tag & 7 == 0:
+            value_at = pos
+            value, pos = read_varint(data, pos)
+            length = pos - value_at
+        else:
+            raise Rejected("unknown wire type")
+        out.append({"name": names.get(tag, f"unknown_{tag}"), "tag_at": tag_at, "at": value_at,
+                    "length": length, "value": value})
+    return out
+
+
 def log(text: str) -> None:
     """The adapter's own diagnostics (never secrets)."""
     print(f"adapter: {text}", file=sys.stderr, flush=True)

@@ -93,21 +93,6 @@ def key_id_sort(kid: str) -> Tuple[int, str]:
 # --------------------------------------------------------------------------
 
 
-def read_varint(data: bytes, pos: int) -> Tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data):
-            raise Rejected("truncated varint")
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, pos
-        if shift > 63:
-            raise Rejected("varint too long")
-
-
 FIELD_NAMES = {
     "message": {0x0A: "ratchet_key", 0x10: "counter", 0x22: "ciphertext"},
     "pre_key": {0x0A: "one_time_key", 0x12: "base_key", 0x1A: "identity_key", 0x22: "message"},
@@ -115,29 +100,7 @@ FIELD_NAMES = {
 
 
 def parse_fields(data: bytes, start: int, end: int, kind: str) -> List[Dict[str, Any]]:
-    """Fields of one Olm structure in data[start:end] (after its version
-    byte): each as (name, tag offset, value offset, value length, value)."""
-    out = []
-    pos = start
-    while pos < end:
-        tag_at = pos
-        tag, pos = read_varint(data, pos)
-        if tag & 7 == 2:
-            length, pos = read_varint(data, pos)
-            if pos + length > end:
-                raise Rejected("field overruns the message")
-            value_at, value = pos, data[pos:pos + length]
-            pos += length
-        elif tag & 7 == 0:
-            value_at = pos
-            number, pos = read_varint(data, pos)
-            value = number
-            length = pos - value_at
-        else:
-            raise Rejected("unknown wire type")
-        name = FIELD_NAMES[kind].get(tag, f"unknown_{tag}")
-        out.append({"name": name, "tag_at": tag_at, "at": value_at, "length": length, "value": value})
-    return out
+    return blackbox.parse_tlv(data, start, end, FIELD_NAMES[kind])
 
 
 def layout_fields(raw: bytes, base: int, kind: str, authenticated_body: bool,
