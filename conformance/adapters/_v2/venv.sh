@@ -23,10 +23,24 @@ sealwire_venv() {
     echo "run.sh: installing $_dir/requirements.txt into $_venv" >&2
     rm -rf "$_venv"
     python3 -m venv "$_venv" >&2
-    "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-      --require-hashes --only-binary :all: -r "$_dir/requirements.txt" >&2
+    _pip="$_venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input --require-hashes"
+    if [ -f "$_dir/requirements-build.txt" ]; then
+      # A package published only as an sdist (named in $SEALWIRE_SDISTS by
+      # the adapter's run.sh) is built here, with the pinned build
+      # requirements and no build isolation, so every file installed is
+      # hash-checked; it needs a C compiler and the Python headers.
+      if ! "$_venv/bin/python" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+        echo "run.sh: $SEALWIRE_SDISTS is built from source and needs the Python headers (Python.h; on Debian: python3-dev) and a C compiler" >&2
+        return 1
+      fi
+      $_pip --only-binary :all: -r "$_dir/requirements-build.txt" >&2
+      $_pip --only-binary :all: --no-binary "$SEALWIRE_SDISTS" --no-build-isolation \
+        -r "$_dir/requirements.txt" >&2
+    else
+      $_pip --only-binary :all: -r "$_dir/requirements.txt" >&2
+    fi
     "$_venv/bin/python" -m pip check >&2
-    cp "$_dir/requirements.txt" "$_stamp"
+    cat "$_dir/requirements.txt" > "$_stamp"
   fi
   exec 9>&-
 }
