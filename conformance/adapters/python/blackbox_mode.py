@@ -279,5 +279,8 @@ def serve(core: "v1.Adapter", first_line: str) -> int:
     blackbox.setup_logging()
     # The package's skip-limit warning stays an error inside `receive`
     # (adapter.py); everywhere else warnings are shown through logging.
-    return BlackBox(core).server.run(first_lines=[first_line])
+    try:
+        return BlackBox(core).server.run(first_lines=[first_line])
+    finally:
+        core.loop.close()
 
