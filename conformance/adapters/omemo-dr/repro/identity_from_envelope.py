@@ -1,25 +1,55 @@
-# Minimal reproduction: a tampered identity key in a repeated pre-key message
-# is accepted and handed to Store.save_identity.
-import sys, json
-sys.path.insert(0, "/work/wt/i13py/conformance/adapters/omemo-dr")
-import adapter as A
-ad = A.OmemoDrAdapter(); srv = ad.server
-def call(op, **f):
-    r = srv.answer({"id": 1, "op": op, **f}); return r
-call("hello", protocol=2, seed="22"*32)
-al = call("create_party", one_time_prekeys=1)["ok"]["party"]; bo = call("create_party", one_time_prekeys=1)["ok"]["party"]
-b = call("publish_bundle", party=bo, one_time_prekey=True)["ok"]["bundle"]
-i = call("initiate", party=al, bundle=b, plaintext="aa")["ok"]
-sb = call("respond", party=bo, message=i["message"])["ok"]["session"]
-second = bytes.fromhex(call("encrypt", session=i["session"], plaintext="bb")["ok"]["message"])
-lay = call("layout", message=second.hex())["ok"]
-f = next(x for x in lay["fields"] if x["name"] == "identity_key")
-t = bytearray(second); t[f["offset"] + 5] ^= 0x10
-party = srv.handles[bo]
-before = list(party.saved_identities)
-r = call("decrypt", session=sb, message=t.hex())
-print("tampered identity key accepted:", r)
-new = [k.hex() for k in party.saved_identities if k not in before]
-real = i["message"]  # initiator identity is in the first message
-print("identity keys save_identity received:", new)
-print("the initiator's real identity key:", bytes(t[f["offset"]:f["offset"]+33]).hex() != second[f["offset"]:f["offset"]+33].hex() and second[f["offset"]:f["offset"]+33].hex())
+#!/usr/bin/env python3
+"""Reproducer (README.md, candidate finding 2): a repeated PreKeyWhisperMessage
+whose identity-key field was changed in transit still decrypts on the
+existing session, and omemo-dr hands the changed key to
+Store.save_identity (SessionBuilder.process).
+
+    conformance/adapters/omemo-dr/.venv/bin/python \
+        conformance/adapters/omemo-dr/repro/identity_from_envelope.py
+
+Exit status 0 when the behaviour is reproduced, 1 when it is not.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import adapter as A  # noqa: E402
+
+
+def main() -> int:
+    srv = A.OmemoDrAdapter().server
+
+    def ok(op, **fields):
+        r = srv.answer({"id": 1, "op": op, **fields})
+        assert "ok" in r, (op, r)
+        return r["ok"]
+
+    ok("hello", protocol=2, seed="22" * 32)
+    alice = ok("create_party", one_time_prekeys=1)["party"]
+    bob = ok("create_party", one_time_prekeys=1)["party"]
+    bundle = ok("publish_bundle", party=bob, one_time_prekey=True)["bundle"]
+    first = ok("initiate", party=alice, bundle=bundle, plaintext="aa")
+    bob_session = ok("respond", party=bob, message=first["message"])["session"]
+    # Alice has not heard back, so her next message is a PreKeyWhisperMessage too.
+    second = bytes.fromhex(ok("encrypt", session=first["session"], plaintext="bb")["message"])
+    field = next(f for f in ok("layout", message=second.hex())["fields"] if f["name"] == "identity_key")
+    real = second[field["offset"]:field["offset"] + field["length"]]
+    tampered = bytearray(second)
+    tampered[field["offset"] + 5] ^= 0x10
+    fake = bytes(tampered[field["offset"]:field["offset"] + field["length"]])
+    party = srv.handles[bob]
+    before = len(party.saved_identities)
+    answer = srv.answer({"id": 2, "op": "decrypt", "session": bob_session, "message": tampered.hex()})
+    saved = party.saved_identities[before:]
+    print(f"decrypt of the tampered message: {answer}")
+    print(f"real identity key    {real.hex()}")
+    print(f"saved identity keys  {[k.hex() for k in saved]}")
+    reproduced = answer.get("ok", {}).get("plaintext") == "bb" and fake in saved
+    print("reproduced" if reproduced else "not reproduced")
+    return 0 if reproduced else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
