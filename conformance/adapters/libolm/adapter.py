@@ -34,6 +34,10 @@ import olm  # noqa: E402
 import olm.account  # noqa: E402
 import olm.session  # noqa: E402
 from _libolm import ffi, lib  # noqa: E402  (the binding's own CFFI module)
+from cryptography.hazmat.primitives import hashes, hmac, padding, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: E402
 
 PICKLE_KEY = "sealwire black-box adapter pickle key"
 TYPE_PRE_KEY = 0
@@ -136,6 +140,107 @@ def pre_key_field(raw: bytes, name: str) -> Optional[bytes]:
 
 
 # --------------------------------------------------------------------------
+# Secrets: libolm's pickles, decrypted with the adapter's own pickle key
+# --------------------------------------------------------------------------
+
+
+def unpickle_plain(pickle: bytes) -> bytes:
+    """The plaintext of a libolm pickle under PICKLE_KEY: libolm's pickle
+    cipher (src/pickle_encoding.c, src/cipher.cpp) is HKDF-SHA256(no salt,
+    key, info "Pickle") -> AES-256 key, HMAC key, IV; AES-256-CBC with
+    PKCS#7 padding; HMAC-SHA256 truncated to 8 bytes; unpadded base64. The
+    primitives are `cryptography`'s."""
+    raw = unb64(pickle)
+    okm = HKDF(algorithm=hashes.SHA256(), length=80, salt=None, info=b"Pickle").derive(PICKLE_KEY.encode())
+    aes_key, mac_key, iv = okm[:32], okm[32:64], okm[64:]
+    body, tag = raw[:-MAC_LEN], raw[-MAC_LEN:]
+    mac = hmac.HMAC(mac_key, hashes.SHA256())
+    mac.update(body)
+    if mac.finalize()[:MAC_LEN] != tag:
+        raise RuntimeError("pickle MAC mismatch: the adapter misreads libolm's pickle format")
+    decryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(body) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    return unpadder.update(padded) + unpadder.finalize()
+
+
+class PickleReader:
+    """libolm's pickle encoding (src/pickle.cpp): u32 big-endian, bool and
+    u8 one byte, keys as raw bytes, lists as a u32 count then the items."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise RuntimeError("pickle shorter than its layout: the adapter misreads libolm's pickle format")
+        self.pos += n
+        return self.data[self.pos - n:self.pos]
+
+    def u32(self) -> int:
+        return int.from_bytes(self.take(4), "big")
+
+    def curve_pair(self) -> Tuple[bytes, bytes]:
+        public, private = self.take(32), self.take(32)
+        derived = X25519PrivateKey.from_private_bytes(private).public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if derived != public:
+            raise RuntimeError("pickle key pair does not match: the adapter misreads libolm's pickle format")
+        return public, private
+
+    def done(self) -> None:
+        if self.pos != len(self.data):
+            raise RuntimeError("pickle longer than its layout: the adapter misreads libolm's pickle format")
+
+
+def session_secrets(session: olm.Session) -> List[bytes]:
+    """Session pickle version 1 (src/session.cpp, src/ratchet.cpp): version,
+    received_message, alice identity, alice base, bob one-time key, then the
+    ratchet: root key; sender chains (ratchet key pair, chain key, index);
+    receiver chains (ratchet key, chain key, index); skipped message keys
+    (ratchet key, message key, index)."""
+    r = PickleReader(unpickle_plain(session.pickle(PICKLE_KEY)))
+    if r.u32() != 1:
+        raise RuntimeError("unknown session pickle version")
+    r.take(1 + 32 * 3)
+    out = [r.take(32)]
+    for _ in range(r.u32()):
+        out += [r.curve_pair()[1], r.take(32)]
+        r.u32()
+    for _ in range(r.u32()):
+        r.take(32)
+        out.append(r.take(32))
+        r.u32()
+    for _ in range(r.u32()):
+        r.take(32)
+        out.append(r.take(32))
+        r.u32()
+    r.done()
+    return out
+
+
+def account_secrets(account: olm.Account) -> List[bytes]:
+    """Account pickle version 4 (src/account.cpp): version; identity keys
+    (Ed25519 public 32 and private 64, Curve25519 pair); one-time keys (id,
+    published, pair); the number of fallback keys (u8) and each (id,
+    published, pair); the next key id."""
+    r = PickleReader(unpickle_plain(account.pickle(PICKLE_KEY)))
+    if r.u32() != 4:
+        raise RuntimeError("unknown account pickle version")
+    r.take(32)
+    out = [r.take(64), r.curve_pair()[1]]
+    for _ in range(r.u32()):
+        r.take(5)
+        out.append(r.curve_pair()[1])
+    for _ in range(r.take(1)[0]):
+        r.take(5)
+        out.append(r.curve_pair()[1])
+    r.u32()
+    r.done()
+    return out
+
+
+# --------------------------------------------------------------------------
 # Opaque messages
 # --------------------------------------------------------------------------
 
@@ -193,6 +298,7 @@ class OlmAdapter:
             "export_state": self.export_state,
             "import_state": self.import_state,
             "skipped_count": self.skipped_count,
+            "secrets": self.secrets,
             "layout": self.layout,
         })
 
@@ -215,7 +321,7 @@ class OlmAdapter:
             max_plaintext=None,
             overhead_first=[154, 179],
             overhead_message=[49, 71],
-            capabilities=["skipped_count", "layout"],
+            capabilities=["skipped_count", "secrets", "layout"],
         )
 
     # -- parties -----------------------------------------------------------
@@ -326,6 +432,17 @@ class OlmAdapter:
         if found is None:
             raise RuntimeError(f"unexpected olm_session_describe output: {text!r}")
         return {"count": len(found.group(1).split())}
+
+    def secrets(self, req):
+        handle = req.get("handle")
+        value = self.server.handles.get(handle) if isinstance(handle, str) else None
+        if isinstance(value, Party):
+            out = account_secrets(value.account)
+        elif isinstance(value, olm.Session):
+            out = session_secrets(value)
+        else:
+            raise Rejected("unknown handle")
+        return {"secrets": [s.hex() for s in out]}
 
     def layout(self, req):
         kind, raw = split_message(field_hex(req, "message"))
