@@ -149,6 +149,12 @@ def parse_tlv(data: bytes, start: int, end: int, names: Dict[int, str]) -> List[
     return out
 
 
+def prekey_id(number: int) -> str:
+    """A one-time prekey id as the adapters name it: the library's number
+    as 8 lowercase hex digits, so that string order is number order."""
+    return f"{number:08x}"
+
+
 def log(text: str) -> None:
     """The adapter's own diagnostics (never secrets)."""
     print(f"adapter: {text}", file=sys.stderr, flush=True)

@@ -85,9 +85,9 @@ class Party:
         return unb64(key)
 
 
-def key_id_sort(kid: str) -> Tuple[int, str]:
-    raw = unb64(kid)
-    return int.from_bytes(raw, "big"), kid
+def key_number(kid: str) -> int:
+    """libolm's key id (base64 of a big-endian u32) as its number."""
+    return int.from_bytes(unb64(kid), "big")
 
 
 # --------------------------------------------------------------------------
@@ -346,8 +346,8 @@ class OlmAdapter:
             keys = party.one_time_keys()
             if not keys:
                 raise Rejected("no unused one-time key left")
-            fresh = sorted((k for k in keys if k not in party.handed_out), key=key_id_sort)
-            key_id = fresh[0] if fresh else sorted(keys, key=key_id_sort)[0]
+            fresh = sorted((k for k in keys if k not in party.handed_out), key=key_number)
+            key_id = fresh[0] if fresh else sorted(keys, key=key_number)[0]
             party.handed_out.add(key_id)
             kind, key = KIND_ONE_TIME, keys[key_id]
         else:
@@ -355,11 +355,12 @@ class OlmAdapter:
         signed = bytes([kind]) + key + curve
         signature = unb64(party.account.sign(signed))
         bundle = curve + ed + bytes([kind]) + key + signature
-        return {"bundle": bundle.hex(), "one_time_prekey_id": key_id}
+        return {"bundle": bundle.hex(),
+                "one_time_prekey_id": None if key_id is None else blackbox.prekey_id(key_number(key_id))}
 
     def unused_prekeys(self, req):
         party = self.server.get(req, "party", Party)
-        return {"ids": sorted(party.one_time_keys(), key=key_id_sort)}
+        return {"ids": [blackbox.prekey_id(n) for n in sorted(map(key_number, party.one_time_keys()))]}
 
     # -- sessions ----------------------------------------------------------
 

@@ -192,11 +192,11 @@ class OldmemoAdapter:
         data = (party.device_id.to_bytes(4, "big") + bundle.signed_pre_key_id.to_bytes(4, "big")
                 + chosen.to_bytes(4, "big") + b.identity_key + b.signed_pre_key + b.signed_pre_key_sig
                 + by_id[chosen])
-        return {"bundle": data.hex(), "one_time_prekey_id": str(chosen)}
+        return {"bundle": data.hex(), "one_time_prekey_id": blackbox.prekey_id(chosen)}
 
     def unused_prekeys(self, req):
         party = self.server.get(req, "party", Party)
-        return {"ids": [str(i) for i in sorted(self.bundle_of(party).pre_key_ids.values())]}
+        return {"ids": [blackbox.prekey_id(i) for i in sorted(self.bundle_of(party).pre_key_ids.values())]}
 
     # -- sessions ----------------------------------------------------------
 

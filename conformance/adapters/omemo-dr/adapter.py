@@ -245,11 +245,11 @@ class OmemoDrAdapter:
         bundle = (party.device_id.to_bytes(4, "big") + chosen.to_bytes(4, "big") + opk
                   + SPK_ID.to_bytes(4, "big") + spk + party.signed.get_signature()
                   + party.identity.get_public_key().serialize())
-        return {"bundle": bundle.hex(), "one_time_prekey_id": str(chosen)}
+        return {"bundle": bundle.hex(), "one_time_prekey_id": blackbox.prekey_id(chosen)}
 
     def unused_prekeys(self, req):
         party = self.server.get(req, "party", Party)
-        return {"ids": [str(i) for i in sorted(party.pre_keys)]}
+        return {"ids": [blackbox.prekey_id(i) for i in sorted(party.pre_keys)]}
 
     # -- sessions ----------------------------------------------------------
 

@@ -135,11 +135,11 @@ class BlackBox:
             party.handed_out.add(chosen)
             opk = (chosen, store.one_time[chosen])
         bundle = v1.Bundle(identity, SPK_ID, v1.x25519_public(spk.priv), spk.sig, opk)
-        return {"bundle": bundle.encode().hex(), "one_time_prekey_id": None if opk is None else str(opk[0])}
+        return {"bundle": bundle.encode().hex(), "one_time_prekey_id": None if opk is None else blackbox.prekey_id(opk[0])}
 
     def unused_prekeys(self, req):
         party = self.server.get(req, "party", Party)
-        return {"ids": sorted((str(i) for i in self.store(party).remaining_ids()), key=int)}
+        return {"ids": [blackbox.prekey_id(i) for i in sorted(self.store(party).remaining_ids())]}
 
     # -- sessions ----------------------------------------------------------
 
