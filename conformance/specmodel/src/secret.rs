@@ -8,6 +8,18 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A 32-byte secret (a key, a chain key, a seed, a DH output).
+///
+/// Not `Clone`, not `Copy`:
+///
+/// ```compile_fail
+/// let a = sealwire_specmodel::Secret32::new([1; 32]);
+/// let b = a.clone();
+/// ```
+///
+/// ```compile_fail
+/// fn copy<T: Copy>() {}
+/// copy::<sealwire_specmodel::Secret32>();
+/// ```
 pub struct Secret32([u8; 32]);
 
 impl Secret32 {
@@ -54,5 +66,24 @@ impl Eq for Secret32 {}
 impl fmt::Debug for Secret32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret32(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_the_same_for_every_secret() {
+        let a = format!("{:?}", Secret32::new([0x00; 32]));
+        let b = format!("{:?}", Secret32::new([0xa7; 32]));
+        assert_eq!(a, b);
+        assert_eq!(a, "Secret32(<redacted>)");
+    }
+
+    #[test]
+    fn equality_is_by_value() {
+        assert_eq!(Secret32::new([3; 32]), Secret32::new([3; 32]));
+        assert_ne!(Secret32::new([3; 32]), Secret32::new([4; 32]));
     }
 }
