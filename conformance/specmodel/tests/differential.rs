@@ -569,3 +569,122 @@ fn the_checker_notices_a_deviation() {
         bundle.to_bytes()
     );
 }
+
+/// Lengths around every block and buffer boundary up to the 1 MiB limit:
+/// Poly1305's 16 bytes, ChaCha20's 64 bytes, the 256-byte and 4 KiB
+/// multiples, 64 KiB, and `MAX_PLAINTEXT_LEN` itself.
+fn size_classes() -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for boundary in [
+        16,
+        64,
+        256,
+        512,
+        1024,
+        4096,
+        16_384,
+        65_536,
+        262_144,
+        1 << 20,
+    ] {
+        sizes.extend([boundary - 1, boundary, boundary + 1]);
+    }
+    sizes.retain(|&n| n <= sealwire::MAX_PLAINTEXT_LEN);
+    sizes
+}
+
+#[test]
+fn every_size_class_agrees_through_every_encrypt_and_decrypt_api() {
+    let mut rng = Recording::new(4242);
+    let alice = IdentityKeyPair::from_seed(rng.bytes::<32>());
+    let bob = IdentityKeyPair::from_seed(rng.bytes::<32>());
+    let spk = SignedPreKey::new(5, rng.bytes::<32>(), &bob);
+    let bundle = PreKeyBundle::new(&bob, &spk, None);
+    let mut store = InMemoryPreKeyStore::new();
+    store.add_signed_prekey(spk);
+    let (mut sender, initial) =
+        initiate_with_rng(&alice, &bundle, b"start", &mut rng).expect("initiate");
+    let (mut receiver, _) =
+        respond_with_rng(&bob, &mut store, &initial, &mut rng).expect("respond");
+    let mut checked = 0;
+    for (i, len) in size_classes().into_iter().enumerate() {
+        let mut pt = vec![0u8; len];
+        rng.inner.fill_bytes(&mut pt);
+        let ctx = format!("length {len}, API {}", i % 3);
+        let before = sender.to_bytes().to_vec();
+        let message = match i % 3 {
+            0 => sender.encrypt(&pt).expect("encrypt"),
+            1 => {
+                let mut out = vec![0u8; len + 57 + 3];
+                let n = sender.encrypt_into(&pt, &mut out).expect("encrypt_into");
+                out.truncate(n);
+                out
+            }
+            _ => {
+                let mut buffer = vec![0u8; len + 57];
+                buffer[41..41 + len].copy_from_slice(&pt);
+                sender
+                    .encrypt_in_place(&mut buffer)
+                    .expect("encrypt_in_place");
+                buffer
+            }
+        };
+        let after = sender.to_bytes().to_vec();
+        let verdict = Checker::check_sent_message(&before, &pt, &message, Some(&after));
+        assert!(verdict.agrees(), "{ctx}: sent: {verdict:?}");
+
+        // A tampered copy (last byte of the tag) is rejected by both, and
+        // changes neither the session nor, for in-place, the buffer.
+        let mut tampered = message.clone();
+        *tampered.last_mut().expect("non-empty") ^= 0x80;
+        let recv_before = receiver.to_bytes().to_vec();
+        let mut buffer = tampered.clone();
+        let error = receiver
+            .decrypt_in_place_with_rng(&mut buffer, &mut rng)
+            .expect_err("tampered");
+        assert_eq!(
+            buffer, tampered,
+            "{ctx}: a rejected in-place decrypt changed the buffer"
+        );
+        assert_eq!(
+            receiver.to_bytes().to_vec(),
+            recv_before,
+            "{ctx}: state changed"
+        );
+        let verdict =
+            Checker::check_rejected_message(&recv_before, &tampered, class(error.class().as_str()));
+        assert!(verdict.agrees(), "{ctx}: rejected: {verdict:?}");
+
+        let plaintext = if i % 2 == 0 {
+            receiver
+                .decrypt_with_rng(&message, &mut rng)
+                .expect("decrypt")
+        } else {
+            let mut buffer = message.clone();
+            receiver
+                .decrypt_in_place_with_rng(&mut buffer, &mut rng)
+                .expect("decrypt in place")
+                .to_vec()
+        };
+        assert_eq!(plaintext, pt, "{ctx}: plaintext");
+        let recv_after = receiver.to_bytes().to_vec();
+        let verdict = Checker::check_accepted_message(&recv_before, &message, &pt, &recv_after);
+        assert!(verdict.agrees(), "{ctx}: accepted: {verdict:?}");
+        checked += 1;
+        // Turn the conversation around now and then, so that both the
+        // first message of a turn and later ones meet every size.
+        if i % 4 == 3 {
+            std::mem::swap(&mut sender, &mut receiver);
+        }
+    }
+    assert_eq!(checked, size_classes().len());
+    // One byte over the limit: both refuse to send it.
+    let too_long = vec![0u8; sealwire::MAX_PLAINTEXT_LEN + 1];
+    let state = sender.to_bytes().to_vec();
+    assert!(sender.encrypt(&too_long).is_err());
+    let mut model = ModelSession::decode(&state).expect("restore");
+    assert_eq!(
+        model.encrypt(&too_long).map(|_| ()).map_err(|e| e.class()),
+        Err(Some(ErrorClass::RatchetLimit))
+    );
+}
