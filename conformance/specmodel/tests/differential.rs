@@ -99,7 +99,7 @@ fn key32(bytes: &[u8]) -> [u8; 32] {
 }
 
 #[test]
-fn identities_and_their_montgomery_forms_agree() {
+pub(crate) fn identities_and_their_montgomery_forms_agree() {
     for seed in seeds(64) {
         let mut rng = Recording::new(seed);
         let ikm = rng.bytes::<32>();
@@ -152,7 +152,7 @@ const LOW_ORDER: [[u8; 32]; 5] = {
 };
 
 #[test]
-fn bundles_honest_and_mutated_get_the_same_verdict() {
+pub(crate) fn bundles_honest_and_mutated_get_the_same_verdict() {
     let mut checked = [0usize; 2];
     for seed in seeds(48) {
         let mut rng = Recording::new(1_000 + seed);
@@ -367,7 +367,7 @@ fn seal_and_open(party: &Party, rng: &mut Recording, ctx: &str, counts: &mut Cou
 }
 
 #[test]
-fn conversations_agree_message_by_message() {
+pub(crate) fn conversations_agree_message_by_message() {
     let mut counts = Counts::default();
     for seed in seeds(24) {
         let mut rng = Recording::new(7_000 + seed);
@@ -493,7 +493,7 @@ fn conversations_agree_message_by_message() {
 }
 
 #[test]
-fn the_checker_notices_a_deviation() {
+pub(crate) fn the_checker_notices_a_deviation() {
     // A check that cannot fail is no check: the same inputs with one byte
     // of the produced value changed must be refused, for every check.
     let mut rng = Recording::new(99);
@@ -594,7 +594,7 @@ fn size_classes() -> Vec<usize> {
 }
 
 #[test]
-fn every_size_class_agrees_through_every_encrypt_and_decrypt_api() {
+pub(crate) fn every_size_class_agrees_through_every_encrypt_and_decrypt_api() {
     let mut rng = Recording::new(4242);
     let alice = IdentityKeyPair::from_seed(rng.bytes::<32>());
     let bob = IdentityKeyPair::from_seed(rng.bytes::<32>());
