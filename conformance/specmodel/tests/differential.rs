@@ -691,3 +691,37 @@ pub(crate) fn every_size_class_agrees_through_every_encrypt_and_decrypt_api() {
         Err(Some(ErrorClass::RatchetLimit))
     );
 }
+
+#[test]
+fn non_canonical_identity_encodings_get_the_same_verdict() {
+    // Every y >= p (y = p + k, k < 19, either sign bit), and y = 1 and
+    // y = p - 1 with the sign bit set (x = 0 with x_0 = 1, RFC 8032
+    // §5.1.3 step 4). curve25519-dalek decodes y >= p by reducing it; the
+    // model refuses it outright. Both must reject every one: the points
+    // that decode are all of small order or have a torsion component.
+    let mut p = [0xff_u8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    let mut cases = Vec::new();
+    for k in 0u8..19 {
+        for sign in [0u8, 0x80] {
+            let mut bytes = p;
+            bytes[0] = 0xed + k;
+            bytes[31] |= sign;
+            cases.push(bytes);
+        }
+    }
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    one[31] = 0x80;
+    let mut minus_one = p;
+    minus_one[0] = 0xec;
+    minus_one[31] |= 0x80;
+    cases.extend([one, minus_one]);
+    for bytes in cases {
+        let reference = sealwire::IdentityPublicKey::from_bytes(bytes).map(|_| ());
+        let model = validate_identity_key(&bytes).map(|_| ());
+        assert!(reference.is_err(), "the reference accepts {bytes:02x?}");
+        assert!(model.is_err(), "the model accepts {bytes:02x?}");
+    }
+}
