@@ -25,6 +25,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ADAPTERS = os.path.dirname(HERE)
 REPO = os.path.dirname(os.path.dirname(ADAPTERS))
+FINDINGS = os.path.join(os.path.dirname(ADAPTERS), "findings")
 
 LIVE_FAILS = {"state unchanged after rejection", "imported state decrypts", "authentic message after a tampered one"}
 CONFIGS = [
@@ -39,6 +40,12 @@ REPROS = [
     ["node", os.path.join(HERE, "repro_libsignal_js.js"), "libsignal-wa"],
     ["node", os.path.join(HERE, "repro_libsignal_js.js"), "libsignal-node"],
     ["node", os.path.join(HERE, "repro_privacyresearch_ts.js")],
+    # The maintainer reports' own reproducers (conformance/findings/).
+    ["node", os.path.join(FINDINGS, "repro_sw_2026_003_log_keys.js"), "libsignal-wa"],
+    ["node", os.path.join(FINDINGS, "repro_sw_2026_003_log_keys.js"), "libsignal-node"],
+    ["node", os.path.join(FINDINGS, "repro_sw_2026_004_signed_prekey.js"), "libsignal-wa"],
+    ["node", os.path.join(FINDINGS, "repro_sw_2026_004_signed_prekey.js"), "libsignal-node"],
+    ["node", os.path.join(FINDINGS, "repro_sw_2026_008_ts_late_message.js")],
 ]
 
 
