@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod fuzz;
 
 pub mod hex;
 pub mod leaks;

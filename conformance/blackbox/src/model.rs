@@ -348,20 +348,20 @@ pub struct Violation {
 }
 
 #[derive(Clone, Debug)]
-struct Msg {
-    from: Party,
-    plaintext: Vec<u8>,
-    bytes: Vec<u8>,
-    first: bool,
-    turn: u32,
-    counter: u32,
-    delivered: bool,
-    lost: bool,
-    ratchet_key: Option<Vec<u8>>,
+pub(crate) struct Msg {
+    pub(crate) from: Party,
+    pub(crate) plaintext: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) first: bool,
+    pub(crate) turn: u32,
+    pub(crate) counter: u32,
+    pub(crate) delivered: bool,
+    pub(crate) lost: bool,
+    pub(crate) ratchet_key: Option<Vec<u8>>,
 }
 
 impl Msg {
-    fn name(&self, id: usize) -> String {
+    pub(crate) fn name(&self, id: usize) -> String {
         format!(
             "{}'s message #{id} (turn {}, counter {}{})",
             self.from,
@@ -588,33 +588,33 @@ pub fn adapter_seed(seed: u64, case: u64) -> [u8; 32] {
     Draw::new(seed, 2_000_000 + case).seed()
 }
 
-struct World<'a> {
-    c: Client,
-    cfg: &'a Config,
-    parties: [String; 2],
-    sessions: [String; 2],
-    msgs: Vec<Msg>,
-    in_flight: Vec<usize>,
+pub(crate) struct World<'a> {
+    pub(crate) c: Client,
+    pub(crate) cfg: &'a Config,
+    pub(crate) parties: [String; 2],
+    pub(crate) sessions: [String; 2],
+    pub(crate) msgs: Vec<Msg>,
+    pub(crate) in_flight: Vec<usize>,
     sides: [Side; 2],
     copies: Vec<Copy>,
-    leaks: LeakCheck,
-    plain: Draw,
-    tally: Tally,
-    seen: HashSet<Vec<u8>>,
-    seen_tails: HashSet<Vec<u8>>,
-    keys: HashMap<Vec<u8>, (Party, u32)>,
-    otk: bool,
-    state: bool,
-    layout: bool,
-    secrets: bool,
-    skipped_count: bool,
+    pub(crate) leaks: LeakCheck,
+    pub(crate) plain: Draw,
+    pub(crate) tally: Tally,
+    pub(crate) seen: HashSet<Vec<u8>>,
+    pub(crate) seen_tails: HashSet<Vec<u8>>,
+    pub(crate) keys: HashMap<Vec<u8>, (Party, u32)>,
+    pub(crate) otk: bool,
+    pub(crate) state: bool,
+    pub(crate) layout: bool,
+    pub(crate) secrets: bool,
+    pub(crate) skipped_count: bool,
     /// The one-time prekeys Bob had before the first message.
-    unused_before: Vec<String>,
+    pub(crate) unused_before: Vec<String>,
 }
 
-type Step = Result<(), Violation>;
+pub(crate) type Step = Result<(), Violation>;
 
-fn violation(property: Property, kind: &'static str, what: String) -> Violation {
+pub(crate) fn violation(property: Property, kind: &'static str, what: String) -> Violation {
     Violation {
         property,
         kind,
@@ -622,7 +622,7 @@ fn violation(property: Property, kind: &'static str, what: String) -> Violation 
     }
 }
 
-fn interface(op: &str, e: &OpError) -> Violation {
+pub(crate) fn interface(op: &str, e: &OpError) -> Violation {
     violation(
         Property::Interface,
         "interface",
@@ -631,7 +631,11 @@ fn interface(op: &str, e: &OpError) -> Violation {
 }
 
 impl<'a> World<'a> {
-    fn connect(cfg: &'a Config, seed: [u8; 32], plain: Draw) -> Result<Self, HelloError> {
+    pub(crate) fn connect(
+        cfg: &'a Config,
+        seed: [u8; 32],
+        plain: Draw,
+    ) -> Result<Self, HelloError> {
         let c = Client::connect(&cfg.command, seed, cfg.timeout)?;
         let h = c.hello.clone();
         Ok(Self {
@@ -668,7 +672,7 @@ impl<'a> World<'a> {
         Err(v)
     }
 
-    fn canary(&mut self, label: String) -> Vec<u8> {
+    pub(crate) fn canary(&mut self, label: String) -> Vec<u8> {
         let len = 8 + self.plain.index(41);
         let bytes = self.plain.bytes(len);
         self.leaks.add_canary(label, &bytes);
@@ -705,7 +709,7 @@ impl<'a> World<'a> {
     }
 
     /// Setup: two parties, Bob's bundle, Alice's first message delivered.
-    fn start(&mut self, otk: bool) -> Step {
+    pub(crate) fn start(&mut self, otk: bool) -> Step {
         for p in [Party::Alice, Party::Bob] {
             let h = self
                 .c
@@ -843,7 +847,11 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    fn send(&mut self, from: Party, plaintext: Option<Vec<u8>>) -> Result<usize, Violation> {
+    pub(crate) fn send(
+        &mut self,
+        from: Party,
+        plaintext: Option<Vec<u8>>,
+    ) -> Result<usize, Violation> {
         let pt = match plaintext {
             Some(p) => p,
             None => self.canary(format!("{from}'s plaintext")),
@@ -963,7 +971,7 @@ impl<'a> World<'a> {
     }
 
     /// Delivers authentic message `id` (first time) to its receiver.
-    fn deliver(&mut self, id: usize) -> Step {
+    pub(crate) fn deliver(&mut self, id: usize) -> Step {
         self.in_flight.retain(|&x| x != id);
         let m = self.msgs[id].clone();
         let to = m.from.peer();
@@ -1087,7 +1095,7 @@ impl<'a> World<'a> {
     }
 
     /// Delivers bytes that must be rejected.
-    fn must_reject(&mut self, to: Party, bytes: &[u8], what: &str, first: bool) -> Step {
+    pub(crate) fn must_reject(&mut self, to: Party, bytes: &[u8], what: &str, first: bool) -> Step {
         if first {
             let bob = self.parties[1].clone();
             let before = self
@@ -1401,7 +1409,7 @@ impl<'a> World<'a> {
         }
     }
 
-    fn finish(mut self) -> (Tally, Option<Violation>, u64) {
+    pub(crate) fn finish(mut self) -> (Tally, Option<Violation>, u64) {
         let mut end = Ok(());
         // Every copy tries the latest messages sent to its victim.
         for c in 0..self.copies.len() {
@@ -1561,7 +1569,7 @@ fn shrink(
     (ops, v, step, calls)
 }
 
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
