@@ -15,9 +15,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod campaign;
 pub mod client;
 pub mod fuzz;
-
 pub mod hex;
 pub mod leaks;
 pub mod model;

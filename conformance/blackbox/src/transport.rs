@@ -303,7 +303,7 @@ impl Transport {
     }
 
     /// Closes stdin, waits for the adapter to exit (at most
-    /// [`EXIT_GRACE`]), kills its group, and returns its whole stderr once
+    /// half a second), kills its group, and returns its whole stderr once
     /// the pipe is drained.
     pub fn finish(mut self) -> (Vec<u8>, usize) {
         self.stop();

@@ -17,7 +17,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+    if !text.len().is_multiple_of(2)
+        || !text
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    {
         return None;
     }
     (0..text.len())
@@ -54,7 +58,11 @@ const SECRET_MEMBERS: [&str; 6] = [
 fn secrets_in(value: &Value, secret: bool, out: &mut Vec<String>) {
     match value {
         Value::Array(items) if secret && items.len() == 32 && items.iter().all(Value::is_u64) => {
-            let bytes: Vec<u8> = items.iter().filter_map(Value::as_u64).map(|b| b as u8).collect();
+            let bytes: Vec<u8> = items
+                .iter()
+                .filter_map(Value::as_u64)
+                .map(|b| b as u8)
+                .collect();
             out.push(hex(&bytes));
         }
         Value::Array(items) => items.iter().for_each(|v| secrets_in(v, secret, out)),
@@ -130,9 +138,7 @@ fn olm_fields(
     pre_key: bool,
     fields: &mut Vec<Value>,
 ) -> Option<()> {
-    let field = |name: &str, offset: usize, length: usize, authenticated: bool| {
-        json!({"name": name, "offset": offset, "length": length, "authenticated": authenticated})
-    };
+    let field = |name: &str, offset: usize, length: usize, authenticated: bool| json!({"name": name, "offset": offset, "length": length, "authenticated": authenticated});
     // Olm v1 MACs (8 bytes, truncated) cover version and payload of the
     // inner message; a pre-key message's outer fields are bound only when
     // they create a session (3DH), not when an existing session decrypts.
@@ -201,7 +207,11 @@ impl Adapter {
                 Reply::Ok(hello())
             }
             "create_party" => {
-                let Some(n) = req.get("one_time_prekeys").and_then(Value::as_u64).filter(|n| *n <= 100) else {
+                let Some(n) = req
+                    .get("one_time_prekeys")
+                    .and_then(Value::as_u64)
+                    .filter(|n| *n <= 100)
+                else {
                     return rejected(op, "one_time_prekeys must be 0 ..= 100");
                 };
                 let mut account = Account::new();
@@ -246,28 +256,39 @@ impl Adapter {
             }
             "unused_prekeys" => match text("party").and_then(|p| self.parties.get(p)) {
                 Some(party) => {
-                    let mut ids: Vec<String> =
-                        party.account.one_time_keys().values().map(|k| hex(k.as_bytes())).collect();
+                    let mut ids: Vec<String> = party
+                        .account
+                        .one_time_keys()
+                        .values()
+                        .map(|k| hex(k.as_bytes()))
+                        .collect();
                     ids.sort();
                     Reply::Ok(json!({ "ids": ids }))
                 }
                 None => rejected(op, "unknown party"),
             },
             "initiate" => {
-                let (Some(party), Some(bundle), Some(plaintext)) =
-                    (text("party").and_then(|p| self.parties.get(p)), bytes("bundle"), bytes("plaintext"))
-                else {
+                let (Some(party), Some(bundle), Some(plaintext)) = (
+                    text("party").and_then(|p| self.parties.get(p)),
+                    bytes("bundle"),
+                    bytes("plaintext"),
+                ) else {
                     return rejected(op, "missing or bad fields");
                 };
                 if bundle.len() != 65 || bundle[32] > 1 {
                     return rejected(op, "bundle must be 65 bytes");
                 }
-                let (Ok(identity), Ok(key)) =
-                    (Curve25519PublicKey::from_slice(&bundle[..32]), Curve25519PublicKey::from_slice(&bundle[33..]))
-                else {
+                let (Ok(identity), Ok(key)) = (
+                    Curve25519PublicKey::from_slice(&bundle[..32]),
+                    Curve25519PublicKey::from_slice(&bundle[33..]),
+                ) else {
                     return rejected(op, "bad key in bundle");
                 };
-                let mut session = match party.account.create_outbound_session(SessionConfig::version_1(), identity, key) {
+                let mut session = match party.account.create_outbound_session(
+                    SessionConfig::version_1(),
+                    identity,
+                    key,
+                ) {
                     Ok(s) => s,
                     Err(e) => return rejected(op, e),
                 };
@@ -293,7 +314,11 @@ impl Adapter {
                 // that carries the message; here it is the one the message
                 // itself names.
                 let identity = pre_key.identity_key();
-                match party.account.create_inbound_session(SessionConfig::version_1(), identity, &pre_key) {
+                match party.account.create_inbound_session(
+                    SessionConfig::version_1(),
+                    identity,
+                    &pre_key,
+                ) {
                     Ok(result) => {
                         let h = self.handle("s");
                         self.sessions.insert(h.clone(), result.session);
@@ -303,9 +328,10 @@ impl Adapter {
                 }
             }
             "encrypt" => {
-                let (Some(session), Some(plaintext)) =
-                    (text("session").and_then(|s| self.sessions.get_mut(s)), bytes("plaintext"))
-                else {
+                let (Some(session), Some(plaintext)) = (
+                    text("session").and_then(|s| self.sessions.get_mut(s)),
+                    bytes("plaintext"),
+                ) else {
                     return rejected(op, "unknown session or bad plaintext");
                 };
                 match session.encrypt(&plaintext) {
@@ -314,9 +340,10 @@ impl Adapter {
                 }
             }
             "decrypt" => {
-                let (Some(session), Some(message)) =
-                    (text("session").and_then(|s| self.sessions.get_mut(s)), bytes("message"))
-                else {
+                let (Some(session), Some(message)) = (
+                    text("session").and_then(|s| self.sessions.get_mut(s)),
+                    bytes("message"),
+                ) else {
                     return rejected(op, "unknown session or bad message");
                 };
                 let Some(message) = decode(&message) else {
@@ -337,13 +364,17 @@ impl Adapter {
                 None => rejected(op, "unknown session"),
             },
             "import_state" => {
-                let (Some(_), Some(state)) = (text("party").and_then(|p| self.parties.get(p)), bytes("state")) else {
+                let (Some(_), Some(state)) = (
+                    text("party").and_then(|p| self.parties.get(p)),
+                    bytes("state"),
+                ) else {
                     return rejected(op, "unknown party or bad state");
                 };
                 match serde_json::from_slice::<SessionPickle>(&state) {
                     Ok(pickle) => {
                         let h = self.handle("s");
-                        self.sessions.insert(h.clone(), Session::from_pickle(pickle));
+                        self.sessions
+                            .insert(h.clone(), Session::from_pickle(pickle));
                         Reply::Ok(json!({ "session": h }))
                     }
                     Err(e) => rejected(op, e),
@@ -384,7 +415,9 @@ impl Adapter {
                     OlmMessage::PreKey(m) => (true, m.message().clone()),
                     OlmMessage::Normal(m) => (false, m.clone()),
                 };
-                let mut fields = vec![json!({"name": "message_type", "offset": 0, "length": 1, "authenticated": false})];
+                let mut fields = vec![
+                    json!({"name": "message_type", "offset": 0, "length": 1, "authenticated": false}),
+                ];
                 if olm_fields(&bytes, 1, bytes.len(), first, &mut fields).is_none() {
                     return rejected(op, "cannot lay out");
                 }
@@ -413,7 +446,11 @@ fn main() {
         let (id, reply) = match serde_json::from_str::<Value>(&line) {
             Ok(Value::Object(req)) => {
                 let id = req.get("id").cloned().unwrap_or(Value::Null);
-                let op = req.get("op").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let op = req
+                    .get("op")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 (id, adapter.dispatch(&op, &req))
             }
             _ => (Value::Null, rejected("request", "not a JSON object")),
@@ -423,7 +460,10 @@ fn main() {
             Reply::Rejected => json!({ "id": id, "error": "rejected" }),
             Reply::Unsupported(why) => json!({ "id": id, "unsupported": why }),
         };
-        if writeln!(stdout, "{response}").and_then(|()| stdout.flush()).is_err() {
+        if writeln!(stdout, "{response}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
             break;
         }
     }
