@@ -96,6 +96,11 @@ pub fn run(cfg: &CampaignConfig) -> Result<Value, String> {
             })
         })
         .collect();
+    let also: Vec<Value> = report
+        .also
+        .iter()
+        .map(|f| json!({"property": f.violation.property.name(), "what": f.violation.what, "check": f.check}))
+        .collect();
     let tolerated: BTreeMap<&str, u64> = report.tally.tolerated.clone().into_iter().collect();
     Ok(json!({
         "implementation": cfg.name,
@@ -116,6 +121,7 @@ pub fn run(cfg: &CampaignConfig) -> Result<Value, String> {
         "tolerated": tolerated,
         "lost_within_limits": report.tally.lost_within_limits,
         "properties": properties,
+        "also": also,
         "fuzz": {"failures": failures},
     }))
 }
@@ -289,6 +295,17 @@ pub fn findings_markdown(dir: &Path) -> Result<String, String> {
                     }
                     _ => {}
                 }
+            }
+        }
+        if let Some(list) = v["also"].as_array() {
+            for f in list {
+                let _ = writeln!(
+                    md,
+                    "- also `{}` violated ({}): {}",
+                    f["property"].as_str().unwrap_or(""),
+                    f["check"].as_str().unwrap_or(""),
+                    f["what"].as_str().unwrap_or("")
+                );
             }
         }
         if let Some(list) = v["fuzz"]["failures"].as_array() {

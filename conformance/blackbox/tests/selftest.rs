@@ -74,3 +74,40 @@ fn each_planted_flaw_is_found_by_its_property() {
         assert!(failed >= 1 && text.contains(" failed, "), "{text}");
     }
 }
+
+#[test]
+fn the_fuzzer_finds_a_planted_flaw_and_its_file_replays_it() {
+    use sealwire_blackbox::fuzz;
+    let out =
+        std::env::temp_dir().join(format!("sealwire-blackbox-selftest-{}", std::process::id()));
+    let clean = fuzz::run(&fuzz::FuzzConfig {
+        command: adapter(None),
+        runs: 300,
+        seed: 5,
+        timeout: Duration::from_secs(20),
+        out: out.clone(),
+    })
+    .expect("run");
+    assert!(
+        clean.failures.is_empty() && clean.inputs > 250,
+        "{}",
+        clean.render()
+    );
+    let cfg = fuzz::FuzzConfig {
+        command: adapter(Some("touch-on-reject")),
+        runs: 50,
+        seed: 5,
+        timeout: Duration::from_secs(20),
+        out: out.clone(),
+    };
+    let report = fuzz::run(&cfg).expect("run");
+    let (f, path) = report.failures.first().expect("a failure");
+    assert_eq!(f.property, "state_unchanged", "{}", report.render());
+    assert!(!f.recipe.mutations.is_empty());
+    let (_, again) = fuzz::replay(&cfg.command, path, cfg.timeout).expect("replay");
+    assert_eq!(again.map(|v| v.property), Some(Property::StateUnchanged));
+    // The clean adapter rejects the same input and stays unchanged.
+    let (_, clean) = fuzz::replay(&adapter(None), path, cfg.timeout).expect("replay");
+    assert_eq!(clean, None);
+    let _ = std::fs::remove_dir_all(out);
+}
