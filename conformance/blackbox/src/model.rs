@@ -1469,6 +1469,8 @@ struct CaseRun {
     violation: Option<(Violation, Option<usize>)>,
     calls: u64,
     keys: Vec<(Vec<u8>, Party, u32)>,
+    /// Every message sent, in order (the seedability check compares them).
+    sent: Vec<Vec<u8>>,
 }
 
 fn run_schedule(cfg: &Config, seed: u64, case: u64, ops: &[Op]) -> Result<CaseRun, HelloError> {
@@ -1489,6 +1491,7 @@ fn run_schedule(cfg: &Config, seed: u64, case: u64, ops: &[Op]) -> Result<CaseRu
         .iter()
         .map(|(k, (p, t))| (k.clone(), *p, *t))
         .collect();
+    let sent: Vec<Vec<u8>> = w.msgs.iter().map(|m| m.bytes.clone()).collect();
     if let Some(v) = failed {
         let calls = w.c.calls();
         return Ok(CaseRun {
@@ -1496,6 +1499,7 @@ fn run_schedule(cfg: &Config, seed: u64, case: u64, ops: &[Op]) -> Result<CaseRu
             violation: Some(v),
             calls,
             keys,
+            sent,
         });
     }
     let (tally, v, calls) = w.finish();
@@ -1504,6 +1508,7 @@ fn run_schedule(cfg: &Config, seed: u64, case: u64, ops: &[Op]) -> Result<CaseRu
         violation: v.map(|v| (v, None)),
         calls,
         keys,
+        sent,
     })
 }
 
@@ -1841,11 +1846,21 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
                     tally.merge(&r.tally);
                     calls += r.calls;
                     if let Some((v, step)) = r.violation {
+                        // Shrunk like a random case (the full fixed schedule
+                        // is what `--cases 0` replays).
+                        let (shrunk, v2, step2, c) =
+                            shrink(cfg, cfg.seed, case, ops.clone(), v.property);
+                        calls += c;
+                        let (ops, v, step) = if v2.kind == "unreproduced" {
+                            (ops, v, step)
+                        } else {
+                            (shrunk, v2, step2)
+                        };
                         record(
                             &mut failures,
                             Failure {
                                 violation: v,
-                                check: name.into(),
+                                check: format!("{name} (shrunk)"),
                                 schedule: ops.iter().map(ToString::to_string).collect(),
                                 step,
                                 reproduce: reproduce("--cases 0"),
@@ -1870,6 +1885,30 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
             }
         };
         cases += 1;
+        if case == 0 && hello.seedable && r.violation.is_none() {
+            // A seedable adapter must give the same bytes for the same
+            // requests: run the first case again and compare.
+            tally.check(Property::Interface);
+            if let Ok(again) = run_schedule(cfg, cfg.seed, case, &ops) {
+                calls += again.calls;
+                if again.sent != r.sent {
+                    record(
+                        &mut failures,
+                        Failure {
+                            violation: violation(
+                                Property::Interface,
+                                "not-seedable",
+                                "the adapter declares `seedable: true`, but case 0 run twice with the same seed gave different messages".into(),
+                            ),
+                            check: "seedability".into(),
+                            schedule: Vec::new(),
+                            step: None,
+                            reproduce: reproduce("--cases 1"),
+                        },
+                    );
+                }
+            }
+        }
         tally.merge(&r.tally);
         calls += r.calls;
         for (key, p, t) in r.keys {
@@ -1920,7 +1959,7 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
         }
     }
     // Every answered request was checked against the protocol.
-    tally.checks.insert(Property::Interface, calls);
+    *tally.checks.entry(Property::Interface).or_default() += calls;
     let mut verdicts = BTreeMap::new();
     for p in Property::ALL {
         let v = if let Some(f) = failures.remove(&p) {

@@ -55,6 +55,7 @@ fn each_planted_flaw_is_found_by_its_property() {
         ("log-plaintext", &[Property::NoLeak]),
         ("touch-on-reject", &[Property::StateUnchanged]),
         ("burn-prekey-on-reject", &[Property::PrekeyUnchanged]),
+        ("ignore-seed", &[Property::Interface]),
     ] {
         let report = model::run(&config(adapter(Some(plant)), 4)).expect("run");
         let text = report.render();

@@ -59,6 +59,8 @@ enum Plant {
     TouchOnReject,
     /// A rejected first message burns a one-time prekey.
     BurnPrekeyOnReject,
+    /// The hello's seed is mixed with the clock (while `seedable: true`).
+    IgnoreSeed,
 }
 
 struct Adapter {
@@ -155,6 +157,13 @@ impl Adapter {
             };
             if req.get("protocol").and_then(Value::as_u64) != Some(2) {
                 return wire(op, "only protocol 2 is spoken here");
+            }
+            let mut seed = seed;
+            if self.plant == Plant::IgnoreSeed {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                seed[..16].copy_from_slice(&nanos.to_le_bytes());
             }
             self.rng = Some(ChaCha20Rng::from_seed(seed));
             return Reply::Ok(hello());
@@ -435,6 +444,7 @@ fn main() {
         Ok("log-plaintext") => Plant::LogPlaintext,
         Ok("touch-on-reject") => Plant::TouchOnReject,
         Ok("burn-prekey-on-reject") => Plant::BurnPrekeyOnReject,
+        Ok("ignore-seed") => Plant::IgnoreSeed,
         _ => Plant::None,
     };
     let mut adapter = Adapter {
