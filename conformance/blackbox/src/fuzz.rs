@@ -230,17 +230,7 @@ fn record(mcfg: &Config, seed: u64) -> Result<Result<Recorded<'_>, Violation>, H
         let a1 = w.send(Party::Alice, None)?;
         let a2 = w.send(Party::Alice, None)?;
         let b2 = w.send(Party::Bob, None)?;
-        let bob = w.parties[1].clone();
-        let bundle =
-            w.c.publish_bundle(&bob, true)
-                .map_err(|e| interface("publish_bundle", &e))?;
-        let alice2 =
-            w.c.create_party(0)
-                .map_err(|e| interface("create_party", &e))?;
-        let pt = w.canary("unanswered first plaintext".into());
-        let (_, first2) =
-            w.c.initiate(&alice2, &bundle.bytes, &pt)
-                .map_err(|e| interface("initiate", &e))?;
+        let (first2, _) = w.unanswered_first()?;
         // Bob's reply b2 is the only message in flight to Alice; Alice's
         // a1, a2 to Bob: they stay undelivered until the end.
         Ok(vec![

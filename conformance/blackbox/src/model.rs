@@ -758,6 +758,26 @@ impl<'a> World<'a> {
         self.deliver(0)
     }
 
+    /// A first message from a new initiator to Bob's next bundle (with a
+    /// one-time prekey), not delivered: its bytes and plaintext.
+    pub(crate) fn unanswered_first(&mut self) -> Result<(Vec<u8>, Vec<u8>), Violation> {
+        let bob = self.parties[1].clone();
+        let bundle = self
+            .c
+            .publish_bundle(&bob, true)
+            .map_err(|e| interface("publish_bundle", &e))?;
+        let initiator = self
+            .c
+            .create_party(0)
+            .map_err(|e| interface("create_party", &e))?;
+        let pt = self.canary("an unanswered first plaintext".into());
+        let (_, first) = self
+            .c
+            .initiate(&initiator, &bundle.bytes, &pt)
+            .map_err(|e| interface("initiate", &e))?;
+        Ok((first, pt))
+    }
+
     fn record(&mut self, from: Party, plaintext: Vec<u8>, bytes: Vec<u8>, first: bool) -> Step {
         let side = &mut self.sides[from.i()];
         if side.next_turn > side.cur_turn {
@@ -1621,17 +1641,7 @@ fn sweep(
         let new_turn = w.send(Party::Alice, None)?;
         let same_chain = w.send(Party::Alice, None)?;
         // A second first message to a fresh bundle, for the respond sweep.
-        let bob = w.parties[1].clone();
-        let bundle =
-            w.c.publish_bundle(&bob, true)
-                .map_err(|e| interface("publish_bundle", &e))?;
-        let alice2 =
-            w.c.create_party(0)
-                .map_err(|e| interface("create_party", &e))?;
-        let pt = w.canary("second first plaintext".into());
-        let (_s2, first2) =
-            w.c.initiate(&alice2, &bundle.bytes, &pt)
-                .map_err(|e| interface("initiate", &e))?;
+        let (first2, pt) = w.unanswered_first()?;
         let targets: [SweepTarget; 3] = [
             ("a first message", first2.clone(), true, None),
             (
