@@ -171,7 +171,10 @@ pub enum HelloError {
 impl fmt::Display for HelloError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Version1 => write!(f, "the adapter speaks protocol version 1 only"),
+            Self::Version1 => write!(
+                f,
+                "the adapter speaks protocol version 1 only (the byte-exact mode: `sealwire-conformance props --impl`)"
+            ),
             Self::Refused(why) => write!(f, "the adapter refused the hello: {why}"),
             Self::Missing(m) => write!(f, "bad hello: member `{m}` missing"),
             Self::Invalid { member, why } => write!(f, "bad hello: `{member}` {why}"),
