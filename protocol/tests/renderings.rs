@@ -14,14 +14,13 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use sealwire::hazmat::{ChainKey, KeyPair, MessageKey, RootKey, SharedKey};
 use sealwire::{
-    ChainKey, IdentityKeyPair, InMemoryPreKeyStore, KeyPair, MessageKey, OneTimePreKey,
-    PreKeyBundle, PreKeyStore, RootKey, Session, SharedKey, SignedPreKey, StorageKey,
-    initiate_with_rng, respond_with_rng,
+    IdentityKeyPair, InMemoryPreKeyStore, OneTimePreKey, PreKeyBundle, PreKeyStore, Session,
+    SignedPreKey, StorageKey, initiate_with_rng, respond_with_rng,
 };
 
-// The raw symmetric key constructors. If they move (to `sealwire::hazmat`),
-// only these lines change.
+// The raw symmetric key constructors (key-level: `sealwire::hazmat`).
 fn root_key(bytes: [u8; 32]) -> RootKey {
     RootKey::from_bytes(bytes)
 }

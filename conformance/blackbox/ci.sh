@@ -1,0 +1,42 @@
+#!/bin/sh
+# The black-box campaigns with fixed seeds and bounded counts, compared with
+# the recorded results in conformance/findings/ both ways (a new violation or
+# a vanished one fails), then FINDINGS.md checked against what the recorded
+# results generate. `--record` re-records the results, the fuzzer's failure
+# files (conformance/findings/fuzz/) and FINDINGS.md instead.
+#
+# Another adapter's campaign: add one `campaign` line (any adapter command).
+set -eu
+cd "$(dirname "$0")/../.."
+mode=--check
+fuzz_out=$(mktemp -d)
+trap 'rm -rf "$fuzz_out"' EXIT
+if [ "${1:-}" = --record ]; then
+    mode=--record
+    fuzz_out=conformance/findings/fuzz
+    rm -rf "$fuzz_out"
+fi
+
+cargo build --release --locked -p sealwire-blackbox
+cargo test --release --locked -p sealwire-blackbox
+# Build the vodozemac adapter before the clock starts (its run.sh builds it
+# too, quietly, when needed).
+cargo build --release --locked --manifest-path conformance/adapters/vodozemac/Cargo.toml \
+    --target-dir conformance/adapters/vodozemac/target
+
+bb=target/release/sealwire-blackbox
+campaign() {
+    name=$1
+    shift
+    start=$(date +%s)
+    "$bb" campaign --name "$name" "$@" "$mode" "conformance/findings/$name.json" --fuzz-out "$fuzz_out"
+    echo "ci.sh: campaign $name took $(($(date +%s) - start)) s"
+}
+campaign reference --impl target/release/reference-blackbox-adapter --cases 256 --runs 10000 --seed 1
+campaign vodozemac --impl conformance/adapters/vodozemac/run.sh --cases 256 --runs 10000 --seed 1
+
+if [ "$mode" = --record ]; then
+    "$bb" findings --json conformance/findings/summary.json
+else
+    "$bb" findings --check
+fi
