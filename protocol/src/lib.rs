@@ -49,9 +49,9 @@
 //!
 //! - `ring`: seal and open with ring's ChaCha20-Poly1305 (x86-64 and
 //!   AArch64 assembly) instead of RustCrypto's pure-Rust one. Same bytes;
-//!   about 1.7 times as fast in bulk and several times cheaper per message
-//!   key (`benches/README.md`). Recommended where speed matters; it adds a
-//!   C and assembly build (`cc`). SPEC.md, section 13, says what differs.
+//!   faster in bulk and several times cheaper per message key in portable
+//!   builds (`benches/README.md`). Recommended where speed matters; it adds
+//!   a C and assembly build (`cc`). SPEC.md, section 13, says what differs.
 //! - `test-secrets`, `planted-flaws`: TEST-ONLY, for the conformance suite's
 //!   oracles and self-test. Never enable them in a product.
 //!
