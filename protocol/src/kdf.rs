@@ -150,6 +150,8 @@ fn hkdf_two_blocks(
 
 /// X3DH: `SK = HKDF(salt = 0x00*32, ikm = 0xFF*32 || DH1 || DH2 || DH3 [|| DH4],
 /// info = "Sealwire X3DH v1", L = 32)`.
+///
+/// SPEC.md §5.1.
 pub(crate) fn x3dh_shared_key(dhs: &[&[u8; KEY_LEN]]) -> SharedKey {
     let mut ikm = Zeroizing::new([0u8; KEY_LEN * 5]);
     ikm[..KEY_LEN].fill(0xff);
@@ -165,6 +167,8 @@ pub(crate) fn x3dh_shared_key(dhs: &[&[u8; KEY_LEN]]) -> SharedKey {
 
 /// `KDF_RK(rk, dh_out) = HKDF(salt = rk, ikm = dh_out, info = "Sealwire Root v1", L = 64)`:
 /// the new root key is bytes 0..32, the new chain key bytes 32..64.
+///
+/// SPEC.md §6.1.
 pub(crate) fn kdf_rk(rk: &RootKey, dh_out: &[u8; KEY_LEN]) -> (RootKey, ChainKey) {
     let mut root = RootKey([0u8; KEY_LEN]);
     let mut chain = ChainKey([0u8; KEY_LEN]);
@@ -181,6 +185,8 @@ pub(crate) fn kdf_rk(rk: &RootKey, dh_out: &[u8; KEY_LEN]) -> (RootKey, ChainKey
 /// `KDF_CK(ck)`: next chain key = `HMAC(ck, 0x02)`, message key = `HMAC(ck, 0x01)`.
 ///
 /// The HMAC key schedule of `ck` is computed once and shared by both outputs.
+///
+/// SPEC.md §6.1.
 pub(crate) fn kdf_ck(ck: &ChainKey) -> (ChainKey, MessageKey) {
     let keyed = HmacKey::new(&ck.0);
     let mut mk = MessageKey([0u8; KEY_LEN]);
@@ -191,6 +197,8 @@ pub(crate) fn kdf_ck(ck: &ChainKey) -> (ChainKey, MessageKey) {
 }
 
 /// `key || nonce = HKDF(salt = 0x00*32, ikm = MK, info = "Sealwire MessageKeys v1", L = 44)`.
+///
+/// SPEC.md §7.
 pub(crate) fn message_keys(mk: &MessageKey) -> (Zeroizing<[u8; AEAD_KEY_LEN]>, [u8; NONCE_LEN]) {
     // key = T(1); nonce = the first 12 bytes of T(2).
     let mut key = Zeroizing::new([0u8; AEAD_KEY_LEN]);
@@ -203,6 +211,8 @@ pub(crate) fn message_keys(mk: &MessageKey) -> (Zeroizing<[u8; AEAD_KEY_LEN]>, [
 
 /// The key and nonce that seal a persisted state:
 /// `HKDF(salt = salt, ikm = storage_key, info = "Sealwire State v1", L = 44)`.
+///
+/// SPEC.md §9.2.
 pub(crate) fn state_keys(
     storage_key: &[u8; KEY_LEN],
     salt: &[u8; KEY_LEN],
