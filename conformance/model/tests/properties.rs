@@ -1,8 +1,8 @@
-//! The adversarial-network model (`sealwire_conformance::properties`) run
+//! The adversarial-network model (`sealwire_model`) run
 //! in process against the reference implementation.
 //!
 //! Default case counts keep a debug `cargo test` short. Overnight:
-//! `SEALWIRE_PROPTEST_CASES=20000 cargo test --release -p sealwire-conformance --test properties`.
+//! `SEALWIRE_PROPTEST_CASES=20000 cargo test --release -p sealwire-model --test properties`.
 //! `SEALWIRE_PROPTEST_SEED=<u64>` changes (or replays) the run's seed; a
 //! failing case is persisted in `conformance/proptest-regressions/` and
 //! replayed first by every later run.

@@ -438,7 +438,7 @@ impl LeakScanner {
 
     /// Checks `{:?}` of `value` only: for the fuzz targets' hot paths on
     /// types whose alternate form prints the same fields (derived `Debug`);
-    /// `conformance/tests/leak_oracle.rs` checks both forms of every public
+    /// `conformance/oracles/tests/leak_oracle.rs` checks both forms of every public
     /// type.
     pub fn check_debug_compact<T: fmt::Debug + ?Sized>(
         &self,
