@@ -12,8 +12,10 @@
 #   GATE_LIMIT        allowed rise in percent (default 2)
 #   GATE_RUSTFLAGS    compiler flags for both builds (default none). Never
 #                     AVX-512 code: valgrind cannot run it.
-#   CARGO_TARGET_DIR  the head's build (default target); the base builds in
-#                     $CARGO_TARGET_DIR/gate-base
+#   CARGO_TARGET_DIR  where the gate builds (default target): the base in
+#                     $CARGO_TARGET_DIR/gate-base, the head in
+#                     $CARGO_TARGET_DIR/gate-head; your own build there is
+#                     left alone
 # exit: 0 no regression, 3 regression (gungraun's code), other: error.
 #
 # The matching gungraun-runner (same version as the `gungraun` library in
@@ -66,8 +68,9 @@ fi
 
 # Cargo names a workspace member's artifacts by its path relative to the
 # workspace and judges freshness by file times, so a binary built from the
-# other tree can pass for this one. The base builds into its own directory,
-# and both sides rebuild the two workspace crates every time.
+# other tree can pass for this one. Each side builds into a directory of the
+# gate's own and rebuilds the two workspace crates there every time (the
+# user's own build in $CARGO_TARGET_DIR is never cleaned).
 fresh=(cargo clean --quiet --release -p sealwire -p sealwire-benches)
 
 echo "== baseline: $base_ref ($base_sha)"
@@ -75,7 +78,7 @@ echo "== baseline: $base_ref ($base_sha)"
 
 echo "== head: working tree, limit ir=+${limit}%"
 status=0
-(cd "$root" && "${fresh[@]}" && "${bench[@]}" --baseline=base --callgrind-limits="ir=${limit}%") || status=$?
+(cd "$root" && export CARGO_TARGET_DIR="$target/gate-head" && "${fresh[@]}" && "${bench[@]}" --baseline=base --callgrind-limits="ir=${limit}%") || status=$?
 if [ "$status" -eq 3 ]; then
   echo "gate: FAILED: an instruction count rose by more than ${limit}% against $base_ref"
 elif [ "$status" -eq 0 ]; then

@@ -22,6 +22,13 @@
 # be caught by a new test or added to scripts/mutants-exclusions.txt with a
 # one-line reason.
 set -euo pipefail
+case "${1:-}" in
+  -h|--help)
+    # The usage is the comment block above: print it without the '#'.
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
 cd "$(dirname "$0")/.."
 
 if ! command -v cargo-mutants >/dev/null 2>&1; then

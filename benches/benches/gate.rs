@@ -8,8 +8,9 @@
 use std::hint::black_box;
 
 use gungraun::{library_benchmark, library_benchmark_group, main};
-use sealwire::seal::{open_in_place, seal_in_place};
-use sealwire::{ChainKey, IdentityKeyPair, MessageKey, initiate_with_rng, respond_with_rng};
+use sealwire::hazmat::seal::{open_in_place, seal_in_place};
+use sealwire::hazmat::{ChainKey, MessageKey};
+use sealwire::{IdentityKeyPair, initiate_with_rng, respond_with_rng};
 use sealwire_benches::{CoreInputs, Responder, SessionPair, plaintext, rng};
 
 fn core_unsealed(size: usize) -> (CoreInputs, Vec<u8>) {
@@ -61,7 +62,7 @@ fn ratchet_message_seal(input: (SessionPair, Vec<u8>, Vec<u8>)) -> (usize, Sessi
 #[library_benchmark]
 #[bench::fixed(ChainKey::from_bytes([0x5c; 32]))]
 fn chain_step(chain_key: ChainKey) -> (ChainKey, MessageKey) {
-    sealwire::chain_step(black_box(&chain_key))
+    sealwire::hazmat::chain_step(black_box(&chain_key))
 }
 
 fn initiator(with_opk: bool) -> (IdentityKeyPair, Responder, rand_chacha::ChaCha20Rng) {

@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use common::ThreadCpuTime;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sealwire::seal::{open_in_place, seal_in_place};
+use sealwire::hazmat::seal::{open_in_place, seal_in_place};
 use sealwire_benches::{CoreInputs, RawInputs, SIZES, SessionPair, plaintext, raw_open, raw_seal};
 
 fn batch_size(size: usize) -> BatchSize {

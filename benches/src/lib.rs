@@ -17,10 +17,10 @@ use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use sealwire::hazmat::{ChainKey, MessageKey};
 use sealwire::{
-    AD_LEN, ChainKey, HEADER_LEN, Header, IdentityKeyPair, InMemoryPreKeyStore, MessageKey,
-    OVERHEAD, OneTimePreKey, PreKeyBundle, PublicKey, Session, SignedPreKey, TAG_LEN,
-    initiate_with_rng, respond_with_rng,
+    AD_LEN, HEADER_LEN, Header, IdentityKeyPair, InMemoryPreKeyStore, OVERHEAD, OneTimePreKey,
+    PreKeyBundle, PublicKey, Session, SignedPreKey, TAG_LEN, initiate_with_rng, respond_with_rng,
 };
 
 /// The message sizes every seal and open bench runs at: 64 B, 1 KiB,
@@ -60,7 +60,7 @@ impl CoreInputs {
     /// one-time setup (the zero-salt HMAC schedule) is never counted in a
     /// one-shot instruction-count bench.
     pub fn new() -> Self {
-        let _ = sealwire::seal::message_key_material(&MessageKey::from_bytes([0u8; 32]));
+        let _ = sealwire::hazmat::seal::message_key_material(&MessageKey::from_bytes([0u8; 32]));
         let header = Header {
             ratchet_key: PublicKey::from_bytes([9u8; 32]),
             previous_chain_len: 3,
@@ -84,7 +84,7 @@ impl CoreInputs {
     /// A sealed message of a `len`-byte plaintext: what `open_in_place` takes.
     pub fn sealed(&self, len: usize) -> Vec<u8> {
         let mut message = self.unsealed(len);
-        sealwire::seal::seal_in_place(&self.message_key, &self.ad, &mut message)
+        sealwire::hazmat::seal::seal_in_place(&self.message_key, &self.ad, &mut message)
             .expect("the bench sizes are within the plaintext limit");
         message
     }
@@ -318,8 +318,9 @@ mod tests {
         let core = CoreInputs::new();
         let mut sealed = core.sealed(100);
         assert_eq!(sealed.len(), sealed_len(100));
-        let opened = sealwire::seal::open_in_place(&core.message_key, &core.ad, &mut sealed)
-            .expect("the fixture opens");
+        let opened =
+            sealwire::hazmat::seal::open_in_place(&core.message_key, &core.ad, &mut sealed)
+                .expect("the fixture opens");
         assert_eq!(opened, plaintext(100).as_slice());
     }
 

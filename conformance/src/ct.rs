@@ -16,9 +16,10 @@ use std::time::Instant;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use sealwire::hazmat::{ChainKey, MessageKey, seal};
 use sealwire::{
-    ChainKey, IdentityKeyPair, InMemoryPreKeyStore, MessageKey, PreKeyBundle, SignedPreKey,
-    initiate_with_rng, respond_with_rng, seal,
+    IdentityKeyPair, InMemoryPreKeyStore, PreKeyBundle, SignedPreKey, initiate_with_rng,
+    respond_with_rng,
 };
 use subtle::ConstantTimeEq;
 

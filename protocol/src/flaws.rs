@@ -199,7 +199,7 @@ const ESCROW_KEY: [u8; 32] = [0x3e; 32];
 pub const ESCROW_LEN: usize = 32 + 16;
 
 /// The `KeyEscrow` backdoor's block: MK sealed to the third party's key.
-pub(crate) fn escrow(mk: &crate::MessageKey) -> Vec<u8> {
+pub(crate) fn escrow(mk: &crate::keys::MessageKey) -> Vec<u8> {
     use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce};
     let cipher = ChaCha20Poly1305::new(&Key::from(ESCROW_KEY));
     let mut block = mk.0.to_vec();

@@ -1,21 +1,23 @@
-//! The profile's key derivation functions: X3DH's SK, KDF_RK, KDF_CK and the
-//! message-key expansion, with their labels.
+//! The profile's key derivation functions: X3DH's SK, KDF_RK, KDF_CK, the
+//! message-key expansion and the state key, with their labels.
 //!
-//! The per-message functions (KDF_CK, the message-key expansion) and KDF_RK
-//! run HMAC-SHA256 directly on SHA-256's compression function with each key
-//! schedule computed once ([`HmacKey`]): the HMAC keyed with the all-zero
-//! salt is computed once per process, and one PRK schedule serves both
-//! expand blocks. That is 15 compressions per message key instead of 17,
-//! without the generic buffering of the `hmac`/`hkdf` crates. X3DH and the
-//! state key (variable-length input, rare) use the `hkdf` crate; tests check
-//! the fast path against it byte for byte.
+//! Every one is a call into the `hmac` and `hkdf` crates (RFC 2104,
+//! RFC 5869) over the `sha2` crate's SHA-256; nothing here computes a hash
+//! itself. Two key schedules are reused instead of recomputed: KDF_CK keys
+//! one `Hmac<Sha256>` with the chain key and clones it for both outputs, and
+//! the message-key expansion clones an `Hmac<Sha256>` keyed once per process
+//! with the all-zero salt for its HKDF-Extract, then expands with
+//! `Hkdf::from_prk`. Both compute the same function as the plain calls; the
+//! tests check them against `Hkdf::new` and a freshly keyed HMAC byte for
+//! byte.
 
 use std::sync::LazyLock;
 
 use hkdf::Hkdf;
+use hmac::digest::FixedOutput;
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use sha2::block_api::compress256;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::keys::{ChainKey, KEY_LEN, MessageKey, RootKey, SharedKey};
 
@@ -33,119 +35,22 @@ pub const AEAD_KEY_LEN: usize = 32;
 /// Length of the ChaCha20-Poly1305 nonce, in bytes.
 pub const NONCE_LEN: usize = 12;
 
-/// SHA-256's block length in bytes.
-const BLOCK_LEN: usize = 64;
-/// SHA-256's output length in bytes.
-const DIGEST_LEN: usize = 32;
-/// The longest message [`HmacKey::mac_into`] takes: two blocks less the
-/// padding byte and the 8-byte length.
-const MAX_MAC_INPUT: usize = 2 * BLOCK_LEN - 9;
+type HmacSha256 = Hmac<Sha256>;
 
-/// SHA-256's initial hash value H(0) (FIPS 180-4, 5.3.3).
-const SHA256_IV: [u32; 8] = [
-    0x6a09_e667,
-    0xbb67_ae85,
-    0x3c6e_f372,
-    0xa54f_f53a,
-    0x510e_527f,
-    0x9b05_688c,
-    0x1f83_d9ab,
-    0x5be0_cd19,
-];
-
-/// An HMAC-SHA256 key schedule (RFC 2104): the SHA-256 states after
-/// absorbing `K ^ ipad` and `K ^ opad`. Computing it costs two compressions;
-/// each MAC of a message of at most 55 bytes then costs two more (at most
-/// 119 bytes: three).
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-struct HmacKey {
-    inner: [u32; 8],
-    outer: [u32; 8],
+/// HMAC-SHA256 keyed with a 32-byte key (the `hmac` crate's key schedule).
+fn keyed(key: &[u8; KEY_LEN]) -> HmacSha256 {
+    <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes keys of every length")
 }
 
-/// HKDF-Extract with the all-zero salt (the message-key expansion): the
-/// salt is public and fixed, so its schedule is computed once.
-static ZERO_SALT: LazyLock<HmacKey> = LazyLock::new(|| HmacKey::new(&[0u8; KEY_LEN]));
+/// HMAC-SHA256 keyed with the all-zero salt of the message-key expansion's
+/// HKDF-Extract: the salt is public and fixed, so its key schedule is
+/// computed once per process and cloned for every message key.
+static ZERO_SALT: LazyLock<HmacSha256> = LazyLock::new(|| keyed(&[0u8; KEY_LEN]));
 
-impl HmacKey {
-    /// The schedule of a 32-byte key (shorter than a block: zero-padded).
-    fn new(key: &[u8; KEY_LEN]) -> Self {
-        let mut block = Zeroizing::new([[0x36u8; BLOCK_LEN]]);
-        for (b, k) in block[0].iter_mut().zip(key) {
-            *b ^= k;
-        }
-        let mut inner = SHA256_IV;
-        compress256(&mut inner, &block[..]);
-        // K ^ opad = (K ^ ipad) ^ (ipad ^ opad)
-        for b in block[0].iter_mut() {
-            *b ^= 0x36 ^ 0x5c;
-        }
-        let mut outer = SHA256_IV;
-        compress256(&mut outer, &block[..]);
-        Self { inner, outer }
-    }
-
-    /// `out = HMAC(K, parts[0] || parts[1] || ...)`; the parts total at
-    /// most [`MAX_MAC_INPUT`] bytes (every caller passes fixed lengths).
-    fn mac_into(&self, parts: &[&[u8]], out: &mut [u8; DIGEST_LEN]) {
-        // Inner hash: the message after the key block, padded (FIPS 180-4, 5.1.1).
-        // Only the bytes that held secrets are wiped below (a second block
-        // that was never used holds none): wiping costs a volatile write
-        // per byte, a noticeable share of a short MAC.
-        let mut blocks = [[0u8; BLOCK_LEN]; 2];
-        let flat = blocks.as_flattened_mut();
-        let mut len = 0;
-        for part in parts {
-            flat[len..len + part.len()].copy_from_slice(part);
-            len += part.len();
-        }
-        debug_assert!(len <= MAX_MAC_INPUT);
-        let used = if len + 9 <= BLOCK_LEN { 1 } else { 2 };
-        flat[len] = 0x80;
-        let bits = ((BLOCK_LEN + len) as u64) * 8;
-        flat[used * BLOCK_LEN - 8..used * BLOCK_LEN].copy_from_slice(&bits.to_be_bytes());
-        let mut inner = Zeroizing::new(self.inner);
-        compress256(&mut inner, &blocks[..used]);
-        blocks[..used].as_flattened_mut().zeroize();
-
-        // Outer hash: the inner digest after the opad block, padded.
-        let mut outer_block = [[0u8; BLOCK_LEN]];
-        write_digest(&inner, &mut outer_block[0][..DIGEST_LEN]);
-        outer_block[0][DIGEST_LEN] = 0x80;
-        let bits = ((BLOCK_LEN + DIGEST_LEN) as u64) * 8;
-        outer_block[0][BLOCK_LEN - 8..].copy_from_slice(&bits.to_be_bytes());
-        let mut outer = Zeroizing::new(self.outer);
-        compress256(&mut outer, &outer_block[..]);
-        outer_block[0][..DIGEST_LEN].zeroize();
-        write_digest(&outer, out);
-    }
-}
-
-/// A SHA-256 state as its big-endian digest bytes.
-fn write_digest(state: &[u32; 8], out: &mut [u8]) {
-    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-}
-
-/// HKDF-SHA256 (RFC 5869) for a 32-byte IKM and an output of at most two
-/// blocks: `T(1) = HMAC(PRK, info || 0x01)`, `T(2) = HMAC(PRK, T(1) || info || 0x02)`.
-/// `info` is at most 32 bytes here, so every HMAC input fits [`MAX_MAC_INPUT`].
-fn hkdf_two_blocks(
-    salt: &HmacKey,
-    ikm: &[u8; KEY_LEN],
-    info: &[u8],
-    t1: &mut [u8; DIGEST_LEN],
-    t2: &mut [u8; DIGEST_LEN],
-) {
-    debug_assert!(info.len() <= 32);
-    // HKDF-Extract: PRK = HMAC(salt, IKM)
-    let mut prk = Zeroizing::new([0u8; DIGEST_LEN]);
-    salt.mac_into(&[ikm], &mut prk);
-    // HKDF-Expand: one PRK schedule for both blocks.
-    let prk = HmacKey::new(&prk);
-    prk.mac_into(&[info, &[0x01]], t1);
-    prk.mac_into(&[&t1[..], info, &[0x02]], t2);
+/// `out = HMAC(K, message)` for an HMAC already keyed with `K`.
+fn mac_into(mut mac: HmacSha256, message: &[u8], out: &mut [u8; KEY_LEN]) {
+    mac.update(message);
+    mac.finalize_into(out.into());
 }
 
 /// X3DH: `SK = HKDF(salt = 0x00*32, ikm = 0xFF*32 || DH1 || DH2 || DH3 [|| DH4],
@@ -170,29 +75,26 @@ pub(crate) fn x3dh_shared_key(dhs: &[&[u8; KEY_LEN]]) -> SharedKey {
 ///
 /// SPEC.md §6.1.
 pub(crate) fn kdf_rk(rk: &RootKey, dh_out: &[u8; KEY_LEN]) -> (RootKey, ChainKey) {
+    let mut okm = Zeroizing::new([0u8; 2 * KEY_LEN]);
+    expand_into(&rk.0, dh_out, LABEL_ROOT, &mut okm[..]);
     let mut root = RootKey([0u8; KEY_LEN]);
     let mut chain = ChainKey([0u8; KEY_LEN]);
-    hkdf_two_blocks(
-        &HmacKey::new(&rk.0),
-        dh_out,
-        LABEL_ROOT,
-        &mut root.0,
-        &mut chain.0,
-    );
+    root.0.copy_from_slice(&okm[..KEY_LEN]);
+    chain.0.copy_from_slice(&okm[KEY_LEN..]);
     (root, chain)
 }
 
 /// `KDF_CK(ck)`: next chain key = `HMAC(ck, 0x02)`, message key = `HMAC(ck, 0x01)`.
 ///
-/// The HMAC key schedule of `ck` is computed once and shared by both outputs.
+/// The HMAC key schedule of `ck` is computed once and cloned for both outputs.
 ///
 /// SPEC.md §6.1.
 pub(crate) fn kdf_ck(ck: &ChainKey) -> (ChainKey, MessageKey) {
-    let keyed = HmacKey::new(&ck.0);
+    let mac = keyed(&ck.0);
     let mut mk = MessageKey([0u8; KEY_LEN]);
     let mut next = ChainKey([0u8; KEY_LEN]);
-    keyed.mac_into(&[&[0x01]], &mut mk.0);
-    keyed.mac_into(&[&[0x02]], &mut next.0);
+    mac_into(mac.clone(), &[0x01], &mut mk.0);
+    mac_into(mac, &[0x02], &mut next.0);
     (next, mk)
 }
 
@@ -200,13 +102,16 @@ pub(crate) fn kdf_ck(ck: &ChainKey) -> (ChainKey, MessageKey) {
 ///
 /// SPEC.md §7.
 pub(crate) fn message_keys(mk: &MessageKey) -> (Zeroizing<[u8; AEAD_KEY_LEN]>, [u8; NONCE_LEN]) {
-    // key = T(1); nonce = the first 12 bytes of T(2).
-    let mut key = Zeroizing::new([0u8; AEAD_KEY_LEN]);
-    let mut t2 = Zeroizing::new([0u8; DIGEST_LEN]);
-    hkdf_two_blocks(&ZERO_SALT, &mk.0, LABEL_MESSAGE_KEYS, &mut key, &mut t2);
-    let mut nonce = [0u8; NONCE_LEN];
-    nonce.copy_from_slice(&t2[..NONCE_LEN]);
-    (key, nonce)
+    // HKDF-Extract with the zero salt's schedule: PRK = HMAC(0x00*32, MK).
+    let mut prk = Zeroizing::new([0u8; KEY_LEN]);
+    mac_into(ZERO_SALT.clone(), &mk.0, &mut prk);
+    // HKDF-Expand from that PRK.
+    let mut okm = Zeroizing::new([0u8; AEAD_KEY_LEN + NONCE_LEN]);
+    Hkdf::<Sha256>::from_prk(&prk[..])
+        .expect("a 32-byte PRK is SHA-256's output length")
+        .expand(LABEL_MESSAGE_KEYS, &mut okm[..])
+        .expect("44 bytes is at most 255 * 32");
+    split_key_nonce(&okm)
 }
 
 /// The key and nonce that seal a persisted state:
@@ -260,14 +165,13 @@ mod tests {
         let mut expected = [0u8; 32];
         expand_into(&[0u8; 32], &ikm, LABEL_X3DH, &mut expected);
         assert_eq!(three.0, expected);
+        ikm.extend_from_slice(&d);
+        expand_into(&[0u8; 32], &ikm, LABEL_X3DH, &mut expected);
+        assert_eq!(four.0, expected);
     }
 
-    use hmac::{Hmac, KeyInit, Mac};
-
-    type HmacSha256 = Hmac<Sha256>;
-
-    /// HMAC-SHA256 by the `hmac` crate: the reference for the fast path.
-    fn reference_hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    /// HMAC-SHA256 keyed afresh for one message.
+    fn fresh_hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap();
         mac.update(msg);
         mac.finalize().into_bytes().into()
@@ -292,36 +196,18 @@ mod tests {
 
     #[test]
     fn kdf_ck_outputs_are_hmac_with_constants() {
-        let ck = ChainKey([7u8; 32]);
-        let (next, mk) = kdf_ck(&ck);
-        assert_eq!(mk.0, reference_hmac(&[7u8; 32], &[1]));
-        assert_eq!(next.0, reference_hmac(&[7u8; 32], &[2]));
-        assert_ne!(next.0, mk.0);
-    }
-
-    #[test]
-    fn fast_hmac_matches_the_hmac_crate_at_every_input_length() {
-        // Every length up to the limit, across the one/two-block boundary
-        // (55/56 bytes) and at both ends.
-        for (i, key) in inputs(4, 1).iter().enumerate() {
-            let fast = HmacKey::new(key);
-            // mac_into's whole documented range (MAX_MAC_INPUT), and at
-            // least every length two SHA-256 blocks can carry after the key
-            // block (less the 0x80 byte and the 8-byte length), which its
-            // debug assertion must allow: a wrong constant fails either way.
-            for len in 0..=MAX_MAC_INPUT.max(2 * BLOCK_LEN - 9) {
-                let msg: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
-                let mut out = [0u8; 32];
-                // Split the message into two parts to exercise concatenation.
-                let (a, b) = msg.split_at(len / 3);
-                fast.mac_into(&[a, b], &mut out);
-                assert_eq!(out, reference_hmac(key, &msg), "key {i}, length {len}");
-            }
+        for (i, key) in inputs(16, 3).iter().enumerate() {
+            let (next, mk) = kdf_ck(&ChainKey(*key));
+            assert_eq!(mk.0, fresh_hmac(key, &[1]), "input {i}");
+            assert_eq!(next.0, fresh_hmac(key, &[2]), "input {i}");
+            assert_ne!(next.0, mk.0);
         }
     }
 
+    /// The reused schedules (the cloned zero-salt HMAC and `from_prk`)
+    /// compute exactly what `Hkdf::new` computes.
     #[test]
-    fn fast_hkdf_paths_match_the_hkdf_crate() {
+    fn reused_key_schedules_match_plain_hkdf() {
         for (i, ikm) in inputs(64, 2).iter().enumerate() {
             // Message keys: salt 0x00*32, L = 44.
             let mut okm = [0u8; 44];
@@ -336,13 +222,20 @@ mod tests {
             let (root, chain) = kdf_rk(&RootKey(rk), ikm);
             assert_eq!(root.0[..], okm[..32], "input {i}");
             assert_eq!(chain.0[..], okm[32..], "input {i}");
+            // The state key: salt given, L = 44.
+            let salt = [!(i as u8); 32];
+            let mut okm = [0u8; 44];
+            expand_into(&salt, ikm, LABEL_STATE, &mut okm);
+            let (key, nonce) = state_keys(ikm, &salt);
+            assert_eq!(key[..], okm[..32], "input {i}");
+            assert_eq!(nonce[..], okm[32..], "input {i}");
         }
     }
 
     #[test]
     fn zero_salt_schedule_is_the_all_zero_key() {
         let mut out = [0u8; 32];
-        ZERO_SALT.mac_into(&[b"abc"], &mut out);
-        assert_eq!(out, reference_hmac(&[0u8; 32], b"abc"));
+        mac_into(ZERO_SALT.clone(), b"abc", &mut out);
+        assert_eq!(out, fresh_hmac(&[0u8; 32], b"abc"));
     }
 }

@@ -54,6 +54,23 @@
 //!   C and assembly build (`cc`). SPEC.md, section 13, says what differs.
 //! - `test-secrets`, `planted-flaws`: TEST-ONLY, for the conformance suite's
 //!   oracles and self-test. Never enable them in a product.
+//!
+//! ## What is not here
+//!
+//! The crate root is what an application needs: keys, bundles, X3DH,
+//! [`Session`] and its persisted state. Key-level operations (one chain or
+//! root step, sealing with a bare message key, keys from raw bytes) live
+//! apart in [`hazmat`], whose first paragraph says what their misuse costs.
+//!
+//! A [`Session`] cannot be cloned: two copies that both encrypt would seal
+//! two messages with one key and nonce. Code that needs a copy goes through
+//! [`Session::to_bytes`] and [`Session::from_bytes`] and must make sure
+//! only one copy is used afterwards.
+//!
+//! ```compile_fail,E0277
+//! fn must_be_clone<T: Clone>() {}
+//! must_be_clone::<sealwire::Session>();
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -77,7 +94,7 @@ mod handshake;
 mod kdf;
 mod keys;
 mod ratchet;
-pub mod seal;
+mod seal;
 mod state;
 mod wipe;
 mod wire;
@@ -92,8 +109,8 @@ pub use handshake::{
 };
 pub use kdf::{AEAD_KEY_LEN, LABEL_MESSAGE_KEYS, LABEL_ROOT, LABEL_STATE, LABEL_X3DH, NONCE_LEN};
 pub use keys::{
-    ChainKey, IdentityKeyPair, IdentityPublicKey, KEY_LEN, KeyPair, MessageKey, OneTimePreKey,
-    PublicKey, RootKey, SIGNATURE_LEN, SharedKey, SignedPreKey, StorageKey,
+    IdentityKeyPair, IdentityPublicKey, KEY_LEN, OneTimePreKey, PublicKey, SIGNATURE_LEN,
+    SignedPreKey, StorageKey,
 };
 pub use ratchet::{MAX_PREVIOUS_RATCHET_KEYS, MAX_SKIP, MAX_SKIPPED_KEYS, Session};
 pub use seal::{AD_LEN, HEADER_LEN, MAX_PLAINTEXT_LEN, OVERHEAD, TAG_LEN};
@@ -103,15 +120,47 @@ pub use wire::{
     InitialMessage, MAX_MESSAGE_LEN, RatchetMessage, VERSION,
 };
 
-/// The chain-key step `KDF_CK`: returns the next chain key and the message
-/// key (profile: next = HMAC(ck, 0x02), MK = HMAC(ck, 0x01)).
-pub fn chain_step(chain_key: &ChainKey) -> (ChainKey, MessageKey) {
-    kdf::kdf_ck(chain_key)
-}
+/// **Hazardous: misuse of anything in this module breaks the protocol's
+/// security silently.** Key-level operations, for test suites and
+/// benchmarks, not for applications.
+///
+/// Sealing two messages with one [`MessageKey`](hazmat::MessageKey)
+/// reuses a ChaCha20-Poly1305 key and nonce: the XOR of the two plaintexts
+/// leaks, and the Poly1305 key is recovered, so both messages can be forged.
+/// A chain or root key stepped twice or restored from stale bytes gives
+/// the same reuse; a key built from chosen bytes
+/// ([`ChainKey::from_bytes`](hazmat::ChainKey::from_bytes) and the like)
+/// has none of the secrecy of one derived by the ratchet. [`Session`] does
+/// all of this bookkeeping (one key per message, deleted after use, and
+/// all-or-nothing receiving); nothing here does any of it. The
+/// conformance suite, the fuzz targets and the benches use these functions
+/// to check the ratchet's steps one at a time; an application needs only
+/// the crate root's API.
+pub mod hazmat {
+    pub use crate::keys::{ChainKey, KeyPair, MessageKey, RootKey, SharedKey};
+    pub use crate::seal::message_key_material;
 
-/// The root-key step `KDF_RK`: returns the new root key and chain key.
-pub fn root_step(root_key: &RootKey, dh_output: &[u8; KEY_LEN]) -> (RootKey, ChainKey) {
-    kdf::kdf_rk(root_key, dh_output)
+    use crate::KEY_LEN;
+
+    /// The sealing core: a message key and the session's associated data
+    /// seal and open one ratchet message, with no ratchet around it.
+    pub mod seal {
+        pub use crate::seal::{
+            AD_LEN, AssociatedData, HEADER_LEN, MAX_PLAINTEXT_LEN, OVERHEAD, TAG_LEN,
+            message_key_material, open, open_in_place, seal, seal_in_place, seal_into,
+        };
+    }
+
+    /// The chain-key step `KDF_CK`: returns the next chain key and the message
+    /// key (profile: next = HMAC(ck, 0x02), MK = HMAC(ck, 0x01)).
+    pub fn chain_step(chain_key: &ChainKey) -> (ChainKey, MessageKey) {
+        crate::kdf::kdf_ck(chain_key)
+    }
+
+    /// The root-key step `KDF_RK`: returns the new root key and chain key.
+    pub fn root_step(root_key: &RootKey, dh_output: &[u8; KEY_LEN]) -> (RootKey, ChainKey) {
+        crate::kdf::kdf_rk(root_key, dh_output)
+    }
 }
 
 /// The operating system's generator, as an infallible [`rand_core::CryptoRng`].

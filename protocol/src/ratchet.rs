@@ -101,7 +101,12 @@ pub(crate) struct Receiving {
 ///
 /// Created by [`initiate_with_rng`](crate::initiate_with_rng) or
 /// [`respond_with_rng`](crate::respond_with_rng), or restored from bytes.
-#[derive(Clone, Debug)]
+///
+/// Not `Clone`: two copies that both encrypt would seal two messages with
+/// one message key, that is one ChaCha20-Poly1305 key and nonce. A copy,
+/// where one is needed (tests, a rollback), goes through
+/// [`to_bytes`](Session::to_bytes) and [`from_bytes`](Session::from_bytes).
+#[derive(Debug)]
 pub struct Session {
     pub(crate) ad: AssociatedData,
     pub(crate) root: RootKey,

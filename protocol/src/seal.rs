@@ -14,15 +14,11 @@
 //! ciphertext where it lies. On any failure the buffer is left untouched, so
 //! no unauthenticated plaintext is ever written.
 
-mod poly1305;
 #[cfg(feature = "ring")]
 mod with_ring;
 
-use chacha20::ChaCha20;
-use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, LimitError, WireError};
@@ -55,27 +51,10 @@ pub fn message_key_material(
     kdf::message_keys(mk)
 }
 
-/// Whether this build has the short path: up to [`SHORT_PATH_MAX`] bytes
-/// of AEAD input (`aad || body`), the sealing core computes
-/// ChaCha20-Poly1305 itself (the `chacha20` keystream plus [`poly1305`])
-/// instead of calling the backend; the bytes are the same (RFC 8439, 2.8).
-/// It pays off only in builds without AVX2 enabled at compile time, where
-/// the `chacha20poly1305` crate's runtime-detected AVX2 Poly1305 costs about
-/// a microsecond per key; with AVX2 enabled (for example
-/// `-C target-cpu=x86-64-v3`) the crate is faster at every size, and so is
-/// the `ring` backend in every build. Measured on AVX2 and AVX-512
-/// machines: see `benches/README.md`.
-const SHORT_PATH: bool = cfg!(all(
-    any(target_arch = "x86", target_arch = "x86_64"),
-    not(target_feature = "avx2"),
-    not(feature = "ring")
-));
-/// The longest AEAD input (`aad || body`) the short path takes.
-const SHORT_PATH_MAX: usize = 4096;
-
-/// The ChaCha20-Poly1305 implementation that seals and opens messages
-/// that the short path does not take. Both give the same bytes (RFC 8439);
-/// with the `ring` feature both are compiled and the tests compare them.
+/// The ChaCha20-Poly1305 implementation that seals and opens every message
+/// of this build: one path per backend, chosen at compile time. Both give
+/// the same bytes (RFC 8439); with the `ring` feature both are compiled and
+/// the tests compare them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
     /// RustCrypto `chacha20poly1305`: pure Rust, the default.
@@ -112,84 +91,21 @@ impl MessageCipher {
         Self { key, nonce }
     }
 
-    fn is_short(aad: &[u8], body: &[u8]) -> bool {
-        SHORT_PATH && aad.len() + body.len() <= SHORT_PATH_MAX
-    }
-
-    /// ChaCha20 at counter 0 gives the Poly1305 key (its first 32 bytes);
-    /// the keystream then continues at counter 1 for the body.
-    fn short_path(&self) -> (ChaCha20, poly1305::Poly1305) {
-        let mut chacha = ChaCha20::new(
-            &chacha20::Key::from(*self.key),
-            &chacha20::Nonce::from(self.nonce),
-        );
-        let mut block0 = Zeroizing::new([0u8; 64]);
-        chacha.apply_keystream(&mut block0[..]);
-        let mut poly_key = Zeroizing::new([0u8; 32]);
-        poly_key.copy_from_slice(&block0[..32]);
-        (chacha, poly1305::Poly1305::new(&poly_key))
-    }
-
     /// Encrypts `input` (or `output` in place, when `input` is `None`)
     /// into `output` and returns the tag.
     fn seal(&self, aad: &[u8], input: Option<&[u8]>, output: &mut [u8]) -> Result<Tag, Error> {
-        if Self::is_short(aad, output) {
-            self.seal_short(aad, input, output)
-        } else {
-            self.seal_bulk(aad, input, output)
-        }
+        self.seal_with(BACKEND, aad, input, output)
     }
 
     /// Verifies `tag` over `aad || body`, and only then decrypts `body`.
     fn open(&self, aad: &[u8], body: &mut [u8], tag: &Tag) -> Result<(), Error> {
-        let result = if Self::is_short(aad, body) {
-            self.open_short(aad, body, tag)
-        } else {
-            self.open_bulk(aad, body, tag)
-        };
+        let result = self.open_with(BACKEND, aad, body, tag);
         if result.is_err() && planted!(ReleaseBeforeVerify) {
-            // Decrypt-then-verify: the plaintext is already in the buffer.
-            self.short_path().0.apply_keystream(body);
+            // Decrypt-then-verify: the plaintext is already in the buffer
+            // (sealing the ciphertext again applies the same keystream).
+            let _ = self.seal_with(BACKEND, aad, None, body);
         }
         result
-    }
-
-    fn seal_short(
-        &self,
-        aad: &[u8],
-        input: Option<&[u8]>,
-        output: &mut [u8],
-    ) -> Result<Tag, Error> {
-        let (mut chacha, mut poly) = self.short_path();
-        match input {
-            Some(input) => chacha.apply_keystream_inout(
-                InOutBuf::new(input, output).map_err(|_| WireError::Truncated)?,
-            ),
-            None => chacha.apply_keystream(output),
-        }
-        poly.update_padded(aad);
-        poly.update_padded(output);
-        Ok(Tag::from(poly.finalize(aad.len(), output.len())))
-    }
-
-    fn open_short(&self, aad: &[u8], body: &mut [u8], tag: &Tag) -> Result<(), Error> {
-        let (mut chacha, mut poly) = self.short_path();
-        poly.update_padded(aad);
-        poly.update_padded(body);
-        let expected = poly.finalize(aad.len(), body.len());
-        if !bool::from(expected.ct_eq(tag.as_slice())) {
-            return Err(Error::DecryptionFailed);
-        }
-        chacha.apply_keystream(body);
-        Ok(())
-    }
-
-    fn seal_bulk(&self, aad: &[u8], input: Option<&[u8]>, output: &mut [u8]) -> Result<Tag, Error> {
-        self.seal_with(BACKEND, aad, input, output)
-    }
-
-    fn open_bulk(&self, aad: &[u8], body: &mut [u8], tag: &Tag) -> Result<(), Error> {
-        self.open_with(BACKEND, aad, body, tag)
     }
 
     fn seal_with(
@@ -397,73 +313,41 @@ mod tests {
         );
     }
 
-    /// Lengths around every boundary of both paths: block (16), the
-    /// 105-byte AAD's padding, ChaCha20's 64-byte and 4-block (256-byte)
-    /// strides, and the short-path limit.
+    /// Lengths around every boundary: block (16), the 105-byte AAD's
+    /// padding, ChaCha20's 64-byte and 4-block (256-byte) strides, and
+    /// larger inputs.
     fn lengths() -> impl Iterator<Item = usize> {
-        (0..=300).chain([
-            511,
-            512,
-            513,
-            1024,
-            4096 - 105 - 1,
-            4096 - 105,
-            4096 - 105 + 1,
-            4096,
-            5000,
-        ])
+        (0..=300).chain([511, 512, 513, 1024, 4095, 4096, 4097, 5000])
     }
 
-    /// One way to seal and open: the short path, or a backend's.
-    #[derive(Clone, Copy, Debug)]
-    enum Path {
-        Short,
-        Bulk(Backend),
-    }
-
-    impl MessageCipher {
-        fn seal_by(
-            &self,
-            path: Path,
-            aad: &[u8],
-            input: Option<&[u8]>,
-            output: &mut [u8],
-        ) -> Result<Tag, Error> {
-            match path {
-                Path::Short => self.seal_short(aad, input, output),
-                Path::Bulk(backend) => self.seal_with(backend, aad, input, output),
-            }
-        }
-
-        fn open_by(&self, path: Path, aad: &[u8], body: &mut [u8], tag: &Tag) -> Result<(), Error> {
-            match path {
-                Path::Short => self.open_short(aad, body, tag),
-                Path::Bulk(backend) => self.open_with(backend, aad, body, tag),
-            }
-        }
-    }
-
-    /// Two implementations of ChaCha20-Poly1305 agree: `a` seals from a
+    /// Two backends (or one backend with itself) agree: `a` seals from a
     /// separate input and `b` in place (so both modes are covered when a
     /// pair is checked both ways round), to the same bytes and tag; each
     /// opens the other's output; both reject a flipped tag bit and a
     /// flipped body bit and leave the body as it was.
-    fn agree(ctx: &str, cipher: &MessageCipher, aad: &[u8], plaintext: &[u8], a: Path, b: Path) {
+    fn agree(
+        ctx: &str,
+        cipher: &MessageCipher,
+        aad: &[u8],
+        plaintext: &[u8],
+        a: Backend,
+        b: Backend,
+    ) {
         let len = plaintext.len();
         let mut sealed_a = vec![0u8; len];
         let tag_a = cipher
-            .seal_by(a, aad, Some(plaintext), &mut sealed_a)
+            .seal_with(a, aad, Some(plaintext), &mut sealed_a)
             .unwrap();
         let mut sealed_b = plaintext.to_vec();
-        let tag_b = cipher.seal_by(b, aad, None, &mut sealed_b).unwrap();
+        let tag_b = cipher.seal_with(b, aad, None, &mut sealed_b).unwrap();
         assert!(sealed_a == sealed_b, "{ctx}: ciphertexts differ");
         assert_eq!(tag_a, tag_b, "{ctx}");
 
         let mut opened = sealed_b.clone();
-        cipher.open_by(a, aad, &mut opened, &tag_b).unwrap();
+        cipher.open_with(a, aad, &mut opened, &tag_b).unwrap();
         assert!(opened == plaintext, "{ctx}: a opened b's message wrongly");
         let mut opened = sealed_a.clone();
-        cipher.open_by(b, aad, &mut opened, &tag_a).unwrap();
+        cipher.open_with(b, aad, &mut opened, &tag_a).unwrap();
         assert!(opened == plaintext, "{ctx}: b opened a's message wrongly");
 
         let mut bad_tag = tag_a;
@@ -471,7 +355,7 @@ mod tests {
         for path in [a, b] {
             let mut untouched = sealed_a.clone();
             assert_eq!(
-                cipher.open_by(path, aad, &mut untouched, &bad_tag),
+                cipher.open_with(path, aad, &mut untouched, &bad_tag),
                 Err(Error::DecryptionFailed),
                 "{ctx}"
             );
@@ -481,7 +365,7 @@ mod tests {
                 flipped[len / 2] ^= 0x80;
                 let before = flipped.clone();
                 assert_eq!(
-                    cipher.open_by(path, aad, &mut flipped, &tag_a),
+                    cipher.open_with(path, aad, &mut flipped, &tag_a),
                     Err(Error::DecryptionFailed),
                     "{ctx}"
                 );
@@ -499,15 +383,13 @@ mod tests {
     const AADS: [&[u8]; 3] = [&[], &[0x5a; 105], &[0xa5; 16]];
 
     #[test]
-    fn short_path_and_the_active_backend_agree_byte_for_byte() {
-        let (short, bulk) = (Path::Short, Path::Bulk(BACKEND));
+    fn the_backend_seals_in_place_and_in_to_out_alike_and_rejects_tampering() {
         for (i, len) in lengths().enumerate() {
             let cipher = numbered_cipher(i);
             let plaintext: Vec<u8> = (0..len).map(|j| (j * 31 + i) as u8).collect();
             for aad in AADS {
                 let ctx = format!("length {len}, aad {}", aad.len());
-                agree(&ctx, &cipher, aad, &plaintext, short, bulk);
-                agree(&ctx, &cipher, aad, &plaintext, bulk, short);
+                agree(&ctx, &cipher, aad, &plaintext, BACKEND, BACKEND);
             }
         }
     }
@@ -515,7 +397,7 @@ mod tests {
     #[cfg(feature = "ring")]
     #[test]
     fn ring_and_rustcrypto_backends_agree_byte_for_byte() {
-        let (ring, rust_crypto) = (Path::Bulk(Backend::Ring), Path::Bulk(Backend::RustCrypto));
+        let (ring, rust_crypto) = (Backend::Ring, Backend::RustCrypto);
         let sizes = lengths().chain([16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, MAX_PLAINTEXT_LEN]);
         for (i, len) in sizes.enumerate() {
             let cipher = numbered_cipher(i);
@@ -529,7 +411,7 @@ mod tests {
     }
 
     #[test]
-    fn rfc8439_section_2_8_2_aead_vector_on_the_short_path() {
+    fn rfc8439_section_2_8_2_aead_vector_on_the_backend() {
         let hex = |s: &str| -> Vec<u8> {
             (0..s.len())
                 .step_by(2)
@@ -546,7 +428,7 @@ mod tests {
         let aad = hex("50515253c0c1c2c3c4c5c6c7");
         let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
         let mut body = vec![0u8; plaintext.len()];
-        let tag = cipher.seal_short(&aad, Some(plaintext), &mut body).unwrap();
+        let tag = cipher.seal(&aad, Some(plaintext), &mut body).unwrap();
         assert_eq!(&body[..16], &hex("d31a8d34648e60db7b86afbc53ef7ec2")[..]);
         assert_eq!(tag.to_vec(), hex("1ae10b594f09e26a7e902ecbd0600691"));
     }

@@ -35,7 +35,7 @@ fn low_order_points_give_all_zero_x25519_output() {
         }
         assert!(PublicKey::from_bytes(point).is_low_order(), "{name}");
     }
-    let genuine = *sealwire::KeyPair::generate_with_rng(&mut rng).public();
+    let genuine = *sealwire::hazmat::KeyPair::generate_with_rng(&mut rng).public();
     assert!(!genuine.is_low_order(), "seed 301");
 }
 
@@ -119,7 +119,7 @@ fn bad_signed_prekey_signature_is_rejected() {
             with(*b.identity_key(), *b.signed_prekey(), sig),
         ));
     }
-    let other_spk = *sealwire::KeyPair::generate_with_rng(&mut rng).public();
+    let other_spk = *sealwire::hazmat::KeyPair::generate_with_rng(&mut rng).public();
     cases.push((
         "signature over another SPK".into(),
         with(*b.identity_key(), other_spk, *b.signature()),

@@ -7,11 +7,11 @@ use core::marker::PhantomData;
 
 use common::{open, pair, seeded};
 use rand_core::Rng;
+use sealwire::hazmat::{ChainKey, KeyPair, MessageKey, RootKey, SharedKey};
 use sealwire::testing;
 use sealwire::{
-    ChainKey, Error, ErrorClass, IdentityKeyPair, InMemoryPreKeyStore, KeyPair, MessageKey,
-    OneTimePreKey, PreKeyBundle, RootKey, Session, SharedKey, SignedPreKey, StorageKey,
-    initiate_with_rng, respond_with_rng,
+    Error, ErrorClass, IdentityKeyPair, InMemoryPreKeyStore, OneTimePreKey, PreKeyBundle, Session,
+    SignedPreKey, StorageKey, initiate_with_rng, respond_with_rng,
 };
 use sha2::{Digest, Sha512};
 

@@ -11,10 +11,11 @@ use common::{ScriptedRng, hex, hex32};
 use ed25519_dalek::SigningKey;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
+use sealwire::hazmat::{ChainKey, KeyPair, MessageKey, RootKey};
 use sealwire::testing;
 use sealwire::{
-    ChainKey, IdentityKeyPair, InMemoryPreKeyStore, KeyPair, MessageKey, OneTimePreKey,
-    PreKeyBundle, RootKey, Session, SignedPreKey, StorageKey, initiate_with_rng, respond_with_rng,
+    IdentityKeyPair, InMemoryPreKeyStore, OneTimePreKey, PreKeyBundle, Session, SignedPreKey,
+    StorageKey, initiate_with_rng, respond_with_rng,
 };
 use sha2::{Digest, Sha256, Sha512};
 
@@ -107,7 +108,7 @@ fn chain_step_is_hmac_with_constants_01_and_02_along_a_chain() {
     common::planted_flaw_from_env();
     let mut ck = fixed(1);
     for step in 0..5 {
-        let (next, mk) = sealwire::chain_step(&ChainKey::from_bytes(ck));
+        let (next, mk) = sealwire::hazmat::chain_step(&ChainKey::from_bytes(ck));
         assert_eq!(
             testing::message_key_bytes(&mk),
             hmac(&ck, &[0x01]),
@@ -127,7 +128,7 @@ fn root_step_is_hkdf_with_the_root_key_as_salt() {
     common::planted_flaw_from_env();
     let (rk, dh) = (fixed(2), fixed(3));
     let okm = hkdf(&rk, &dh, "Sealwire Root v1", 64);
-    let (root, chain) = sealwire::root_step(&RootKey::from_bytes(rk), &dh);
+    let (root, chain) = sealwire::hazmat::root_step(&RootKey::from_bytes(rk), &dh);
     assert_eq!(testing::root_key_bytes(&root)[..], okm[..32]);
     assert_eq!(testing::chain_key_bytes(&chain)[..], okm[32..]);
 }
@@ -138,7 +139,7 @@ fn message_key_material_and_seal_match_the_profile() {
     let mk_bytes = fixed(4);
     let mk = MessageKey::from_bytes(mk_bytes);
     let okm = hkdf(&[0u8; 32], &mk_bytes, "Sealwire MessageKeys v1", 44);
-    let (key, nonce) = sealwire::seal::message_key_material(&mk);
+    let (key, nonce) = sealwire::hazmat::seal::message_key_material(&mk);
     assert_eq!(key[..], okm[..32]);
     assert_eq!(nonce[..], okm[32..]);
 
@@ -149,7 +150,7 @@ fn message_key_material_and_seal_match_the_profile() {
     header[33..37].copy_from_slice(&3u32.to_be_bytes());
     header[37..41].copy_from_slice(&9u32.to_be_bytes());
     for plaintext in [&b""[..], b"known answer", &[0xa5; 300]] {
-        let sealed = sealwire::seal::seal(&mk, &ad, &header, plaintext).unwrap();
+        let sealed = sealwire::hazmat::seal::seal(&mk, &ad, &header, plaintext).unwrap();
         let aad = [&ad[..], &header[..]].concat();
         let body = chacha_seal(&okm[..32], &okm[32..], &aad, plaintext);
         assert_eq!(

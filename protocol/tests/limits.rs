@@ -229,8 +229,9 @@ fn plaintext_longer_than_the_maximum_is_a_ratchet_limit_and_changes_nothing() {
 /// the longest plaintext, one byte more. A rejection changes nothing.
 #[test]
 fn buffer_length_bounds_of_the_in_place_and_sealing_core_apis() {
-    use sealwire::seal::{self, AD_LEN, HEADER_LEN, OVERHEAD};
-    use sealwire::{MAX_PLAINTEXT_LEN, MessageKey, WireError};
+    use sealwire::hazmat::MessageKey;
+    use sealwire::hazmat::seal::{self, AD_LEN, HEADER_LEN, OVERHEAD};
+    use sealwire::{MAX_PLAINTEXT_LEN, WireError};
     let seed = 107;
     let mut p = pair(seed, false);
 

@@ -11,7 +11,8 @@ pub use coverage::{Coverage, Tolerance};
 use core::fmt;
 use std::collections::{HashMap, HashSet};
 
-use sealwire::{KeyPair, PreKeyBundle, PublicKey};
+use sealwire::hazmat::KeyPair;
+use sealwire::{PreKeyBundle, PublicKey};
 
 use super::driver::{Driver, KeySource, LOW_ORDER_POINTS, Parties, is_canonical};
 use super::model::{

@@ -141,12 +141,14 @@ pub fn run_schedule(ops: &[Op]) -> Outcome {
         )
         .ok_or_else(|| run.broken("fixture: short initial message"))?;
         let mut alice = Party {
-            session: parties.alice_session.clone(),
+            session: sealwire::Session::from_bytes(&parties.alice_session.to_bytes())
+                .expect("a session restores from its own bytes"),
             rng: FixtureRng::from_seed(fixture::FIXTURE_SEED + 50),
             chains: Vec::new(),
         };
         let mut bob = Party {
-            session: parties.bob_session.clone(),
+            session: sealwire::Session::from_bytes(&parties.bob_session.to_bytes())
+                .expect("a session restores from its own bytes"),
             rng: FixtureRng::from_seed(fixture::FIXTURE_SEED + 51),
             chains: vec![bob_first_chain],
         };

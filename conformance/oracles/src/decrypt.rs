@@ -47,9 +47,17 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
             return Ok(());
         };
         let (mut session, known) = if mode & 1 == 0 {
-            (parties.bob_session.clone(), &parties.to_bob)
+            (
+                sealwire::Session::from_bytes(&parties.bob_session.to_bytes())
+                    .expect("a session restores from its own bytes"),
+                &parties.to_bob,
+            )
         } else {
-            (parties.alice_session.clone(), &parties.to_alice)
+            (
+                sealwire::Session::from_bytes(&parties.alice_session.to_bytes())
+                    .expect("a session restores from its own bytes"),
+                &parties.to_alice,
+            )
         };
         let message = if mode & 2 == 0 {
             rest.to_vec()

@@ -16,10 +16,8 @@ use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use sealwire::{
-    AD_LEN, ChainKey, HEADER_LEN, LABEL_MESSAGE_KEYS, LABEL_ROOT, MessageKey, OVERHEAD, RootKey,
-    Session, seal, testing,
-};
+use sealwire::hazmat::{ChainKey, MessageKey, RootKey, seal};
+use sealwire::{AD_LEN, HEADER_LEN, LABEL_MESSAGE_KEYS, LABEL_ROOT, OVERHEAD, Session, testing};
 use sha2::Sha256;
 
 use super::fixture;
@@ -145,7 +143,7 @@ pub(crate) fn run_input(input: &Input, raw: &[u8]) -> Outcome {
         }
 
         // The KDF steps against HMAC and HKDF directly.
-        let (next, message) = sealwire::chain_step(&ChainKey::from_bytes(input.chain_key));
+        let (next, message) = sealwire::hazmat::chain_step(&ChainKey::from_bytes(input.chain_key));
         let mk_bytes = testing::message_key_bytes(&message);
         let ck_bytes = testing::chain_key_bytes(&next);
         run.ensure(
@@ -153,7 +151,7 @@ pub(crate) fn run_input(input: &Input, raw: &[u8]) -> Outcome {
             || "chain_step differs from HMAC(ck, 0x01) / HMAC(ck, 0x02)".into(),
         )?;
         let (root, chain) =
-            sealwire::root_step(&RootKey::from_bytes(input.root_key), &input.dh_output);
+            sealwire::hazmat::root_step(&RootKey::from_bytes(input.root_key), &input.dh_output);
         let mut okm = [0u8; 64];
         Hkdf::<Sha256>::new(Some(&input.root_key), &input.dh_output)
             .expand(LABEL_ROOT, &mut okm)
@@ -165,8 +163,10 @@ pub(crate) fn run_input(input: &Input, raw: &[u8]) -> Outcome {
         )?;
 
         // The session's three encrypt paths and the plain chain.
-        let mut alice = parties.alice_session.clone();
-        let mut bob = parties.bob_session.clone();
+        let mut alice = sealwire::Session::from_bytes(&parties.alice_session.to_bytes())
+            .expect("a session restores from its own bytes");
+        let mut bob = sealwire::Session::from_bytes(&parties.bob_session.to_bytes())
+            .expect("a session restores from its own bytes");
         for (i, &(from_bob, len)) in input.sends.iter().take(16).enumerate() {
             let session = if from_bob { &mut bob } else { &mut alice };
             fixture::register_session(&mut run.scanner, "sender", session);
@@ -191,8 +191,10 @@ fn encrypt_paths_agree(run: &mut Run, i: usize, session: &mut Session, pt: &[u8]
     header.extend_from_slice(&ns.to_be_bytes());
     let expected = plain_seal(&hmac(&cks, 1), session.associated_data(), &header, pt);
 
-    let mut by_into = session.clone();
-    let mut by_in_place = session.clone();
+    let mut by_into = sealwire::Session::from_bytes(&session.to_bytes())
+        .expect("a session restores from its own bytes");
+    let mut by_in_place = sealwire::Session::from_bytes(&session.to_bytes())
+        .expect("a session restores from its own bytes");
     let message = session
         .encrypt(pt)
         .map_err(|e| run.broken(format!("send {i}: encrypt failed: {e}")))?;

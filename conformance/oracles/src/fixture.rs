@@ -8,9 +8,10 @@ use std::sync::OnceLock;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{SeedableRng, TryCryptoRng, TryRng};
+use sealwire::hazmat::{KeyPair, MessageKey};
 use sealwire::{
-    IdentityKeyPair, InMemoryPreKeyStore, KeyPair, MessageKey, OneTimePreKey, PreKeyBundle,
-    Session, SignedPreKey, StorageKey, testing,
+    IdentityKeyPair, InMemoryPreKeyStore, OneTimePreKey, PreKeyBundle, Session, SignedPreKey,
+    StorageKey, testing,
 };
 use zeroize::Zeroizing;
 
@@ -243,7 +244,8 @@ fn build() -> Parties {
     }
     register_session(&mut scanner, "Bob's session", &bob_session);
 
-    let mut bob_with_skipped = bob_session.clone();
+    let mut bob_with_skipped = sealwire::Session::from_bytes(&bob_session.to_bytes())
+        .expect("a session restores from its own bytes");
     let pt = bob_with_skipped
         .decrypt_with_rng(&to_bob[1].0, &mut FixtureRng::from_seed(FIXTURE_SEED + 4))
         .expect("out-of-order delivery");

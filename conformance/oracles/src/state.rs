@@ -10,7 +10,8 @@
 //! state opened with the fixture's storage key. 4: patches applied to the
 //! sealed state of the fixture's Bob.
 
-use sealwire::{ErrorClass, KeyPair, STATE_VERSION, Session};
+use sealwire::hazmat::KeyPair;
+use sealwire::{ErrorClass, STATE_VERSION, Session};
 
 use zeroize::Zeroizing;
 

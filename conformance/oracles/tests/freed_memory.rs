@@ -15,9 +15,10 @@
 
 use std::sync::Mutex;
 
+use sealwire::hazmat::{ChainKey, KeyPair, MessageKey, RootKey};
 use sealwire::{
-    ChainKey, IdentityKeyPair, InMemoryPreKeyStore, KeyPair, MessageKey, OneTimePreKey,
-    PreKeyBundle, RootKey, Session, SignedPreKey, testing,
+    IdentityKeyPair, InMemoryPreKeyStore, OneTimePreKey, PreKeyBundle, Session, SignedPreKey,
+    testing,
 };
 use sealwire_oracles::fixture::{self, FixtureRng, parties};
 use sealwire_oracles::freed::{self, Watch};
@@ -194,7 +195,12 @@ fn dropping_sessions_leaves_no_secret() {
         "drop sessions",
         watch(|_| {
             let p = parties();
-            let sessions = Box::new((p.alice_session.clone(), p.bob_session.clone()));
+            let sessions = Box::new((
+                sealwire::Session::from_bytes(&p.alice_session.to_bytes())
+                    .expect("a session restores from its own bytes"),
+                sealwire::Session::from_bytes(&p.bob_session.to_bytes())
+                    .expect("a session restores from its own bytes"),
+            ));
             drop(sessions);
         }),
     );
@@ -204,7 +210,12 @@ fn dropping_sessions_leaves_no_secret() {
 fn dropping_a_session_with_skipped_keys_leaves_no_secret() {
     check(
         "drop session with skipped keys",
-        watch(|_| drop(Box::new(parties().bob_with_skipped.clone()))),
+        watch(|_| {
+            drop(Box::new(
+                sealwire::Session::from_bytes(&parties().bob_with_skipped.to_bytes())
+                    .expect("a session restores from its own bytes"),
+            ))
+        }),
     );
 }
 
@@ -214,7 +225,8 @@ fn failed_decryptions_leave_no_secret() {
         "failed decryptions",
         watch(|s| {
             let p = parties();
-            let mut bob = p.bob_session.clone();
+            let mut bob = sealwire::Session::from_bytes(&p.bob_session.to_bytes())
+                .expect("a session restores from its own bytes");
             let mut rng = FixtureRng::from_seed(90);
             fixture::register_draws(s, &rng, 4);
             // A tampered message that needs two keys skipped, and a tampered
@@ -240,7 +252,8 @@ fn in_order_decryption_then_drop_leaves_no_secret() {
         "in-order decryption",
         watch(|s| {
             let p = parties();
-            let mut bob = p.bob_session.clone();
+            let mut bob = sealwire::Session::from_bytes(&p.bob_session.to_bytes())
+                .expect("a session restores from its own bytes");
             let mut rng = FixtureRng::from_seed(91);
             fixture::register_draws(s, &rng, 2);
             bob.decrypt_with_rng(&p.to_bob[0].0, &mut rng).unwrap();
@@ -256,7 +269,8 @@ fn out_of_order_decryption_then_drop_leaves_no_secret() {
         "out-of-order decryption",
         watch(|s| {
             let p = parties();
-            let mut bob = p.bob_session.clone();
+            let mut bob = sealwire::Session::from_bytes(&p.bob_session.to_bytes())
+                .expect("a session restores from its own bytes");
             let mut rng = FixtureRng::from_seed(92);
             fixture::register_draws(s, &rng, 2);
             bob.decrypt_with_rng(&p.to_bob[2].0, &mut rng).unwrap();

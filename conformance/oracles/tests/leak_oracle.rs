@@ -4,9 +4,10 @@
 
 use core::fmt;
 
+use sealwire::hazmat::{ChainKey, KeyPair, MessageKey, RootKey, SharedKey};
 use sealwire::{
-    ChainKey, Error, ErrorClass, HandshakeError, Header, InitialMessage, KeyPair, LimitError,
-    MessageKey, PreKeyBundle, RatchetMessage, RootKey, SharedKey, StateError, WireError, testing,
+    Error, ErrorClass, HandshakeError, Header, InitialMessage, LimitError, PreKeyBundle,
+    RatchetMessage, StateError, WireError, testing,
 };
 use sealwire_oracles::fixture::{self, parties};
 use sealwire_oracles::{LeakKind, LeakScanner};
@@ -172,7 +173,8 @@ impl fmt::Debug for LeakySession {
 
 fn leaky(message: bool, debug: bool, error: bool) -> LeakySession {
     LeakySession {
-        inner: parties().bob_session.clone(),
+        inner: sealwire::Session::from_bytes(&parties().bob_session.to_bytes())
+            .expect("a session restores from its own bytes"),
         leak_in_message: message,
         leak_in_debug: debug,
         leak_in_error: error,

@@ -9,10 +9,10 @@ use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
 use ed25519_dalek::{Signature, VerifyingKey};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use sealwire::hazmat::{ChainKey, KeyPair, MessageKey, RootKey};
 use sealwire::{
-    ChainKey, Header, IdentityKeyPair, InMemoryPreKeyStore, InitialMessage, KeyPair, MessageKey,
-    OneTimePreKey, PreKeyBundle, PreKeyStore, PublicKey, RatchetMessage, RootKey, Session,
-    SignedPreKey, StorageKey, testing,
+    Header, IdentityKeyPair, InMemoryPreKeyStore, InitialMessage, OneTimePreKey, PreKeyBundle,
+    PreKeyStore, PublicKey, RatchetMessage, Session, SignedPreKey, StorageKey, testing,
 };
 use serde_json::Value;
 use sha2::Sha256;
@@ -233,7 +233,7 @@ impl ReferenceImplementation {
                 dh_output,
             } => {
                 let root = RootKey::from_bytes(*secret::<32>(root_key)?);
-                let (root, chain) = sealwire::root_step(&root, &*secret::<32>(dh_output)?);
+                let (root, chain) = sealwire::hazmat::root_step(&root, &*secret::<32>(dh_output)?);
                 Ok(output([
                     ("root_key", hex(&testing::root_key_bytes(&root))),
                     ("chain_key", hex(&testing::chain_key_bytes(&chain))),
@@ -241,7 +241,7 @@ impl ReferenceImplementation {
             }
             Request::KdfCk { chain_key } => {
                 let chain = ChainKey::from_bytes(*secret::<32>(chain_key)?);
-                let (chain, message) = sealwire::chain_step(&chain);
+                let (chain, message) = sealwire::hazmat::chain_step(&chain);
                 Ok(output([
                     ("chain_key", hex(&testing::chain_key_bytes(&chain))),
                     ("message_key", hex(&testing::message_key_bytes(&message))),
@@ -249,7 +249,7 @@ impl ReferenceImplementation {
             }
             Request::MessageKeys { message_key } => {
                 let mk = MessageKey::from_bytes(*secret::<32>(message_key)?);
-                let (key, nonce) = sealwire::seal::message_key_material(&mk);
+                let (key, nonce) = sealwire::hazmat::seal::message_key_material(&mk);
                 Ok(output([("key", hex(&*key)), ("nonce", hex(&nonce))]))
             }
             Request::Seal {
@@ -259,7 +259,7 @@ impl ReferenceImplementation {
                 plaintext,
             } => {
                 let mk = MessageKey::from_bytes(*secret::<32>(message_key)?);
-                let message = sealwire::seal::seal(
+                let message = sealwire::hazmat::seal::seal(
                     &mk,
                     &fixed::<64>(ad)?,
                     &fixed::<41>(header)?,
@@ -275,7 +275,7 @@ impl ReferenceImplementation {
             } => {
                 let mk = MessageKey::from_bytes(*secret::<32>(message_key)?);
                 let plaintext = Zeroizing::new(
-                    sealwire::seal::open(&mk, &fixed::<64>(ad)?, message.as_slice())
+                    sealwire::hazmat::seal::open(&mk, &fixed::<64>(ad)?, message.as_slice())
                         .map_err(rejected)?,
                 );
                 Ok(output([("plaintext", hex(&plaintext))]))

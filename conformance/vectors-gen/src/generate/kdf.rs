@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use sealwire::hazmat::{ChainKey, MessageKey, RootKey};
 use sealwire::testing::{chain_key_bytes, message_aead_key, message_key_bytes, root_key_bytes};
-use sealwire::{ChainKey, ErrorClass, Header, MessageKey, PublicKey, RootKey};
+use sealwire::{ErrorClass, Header, PublicKey};
 
 use super::{FileBuilder, b, err, hexv, ok, seed, seeded_bytes};
 use crate::schema::{Step, VectorFile};
@@ -15,12 +16,12 @@ pub(super) fn files() -> Vec<(PathBuf, VectorFile)> {
 }
 
 fn kdf_rk(rk: &[u8; 32], dh: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
-    let (root, chain) = sealwire::root_step(&RootKey::from_bytes(*rk), dh);
+    let (root, chain) = sealwire::hazmat::root_step(&RootKey::from_bytes(*rk), dh);
     (root_key_bytes(&root), chain_key_bytes(&chain))
 }
 
 fn kdf_ck(ck: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
-    let (chain, mk) = sealwire::chain_step(&ChainKey::from_bytes(*ck));
+    let (chain, mk) = sealwire::hazmat::chain_step(&ChainKey::from_bytes(*ck));
     (chain_key_bytes(&chain), message_key_bytes(&mk))
 }
 
@@ -187,8 +188,8 @@ fn header(label: &str, pn: u32, n: u32) -> [u8; 41] {
 }
 
 fn open_step(mk: &[u8; 32], ad: &[u8; 64], message: &[u8]) -> (Step, Result<Vec<u8>, ErrorClass>) {
-    let result =
-        sealwire::seal::open(&MessageKey::from_bytes(*mk), ad, message).map_err(|e| e.class());
+    let result = sealwire::hazmat::seal::open(&MessageKey::from_bytes(*mk), ad, message)
+        .map_err(|e| e.class());
     let request = Request::Open {
         message_key: b(mk),
         ad: b(ad),
@@ -202,7 +203,7 @@ fn open_step(mk: &[u8; 32], ad: &[u8; 64], message: &[u8]) -> (Step, Result<Vec<
 }
 
 fn seal_step(mk: &[u8; 32], ad: &[u8; 64], header: &[u8; 41], pt: &[u8]) -> (Step, Vec<u8>) {
-    let message = sealwire::seal::seal(&MessageKey::from_bytes(*mk), ad, header, pt)
+    let message = sealwire::hazmat::seal::seal(&MessageKey::from_bytes(*mk), ad, header, pt)
         .expect("small plaintexts seal");
     (
         ok(

@@ -7,9 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use sealwire::hazmat::KeyPair;
 use sealwire::{
-    ErrorClass, IdentityKeyPair, InMemoryPreKeyStore, KeyPair, OneTimePreKey, PreKeyBundle,
-    RatchetMessage, Session, SignedPreKey, initiate_with_rng, respond_with_rng,
+    ErrorClass, IdentityKeyPair, InMemoryPreKeyStore, OneTimePreKey, PreKeyBundle, RatchetMessage,
+    Session, SignedPreKey, initiate_with_rng, respond_with_rng,
 };
 
 use super::{Scripted, b, err, hexv, ok, ok_bind, seed};
@@ -161,7 +162,7 @@ impl Default for Setup {
 }
 
 /// A simulated conversation and the steps recorded so far.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Convo {
     label: String,
     /// The steps recorded so far.
@@ -170,6 +171,32 @@ pub(crate) struct Convo {
     /// The encoded initial message.
     pub(crate) initial: Vec<u8>,
     next_key: u32,
+}
+
+impl Clone for Convo {
+    /// Sessions are not `Clone`: each one is copied through its own bytes.
+    fn clone(&self) -> Self {
+        Self {
+            label: self.label.clone(),
+            steps: self.steps.clone(),
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(name, (session, flag))| {
+                    (
+                        name.clone(),
+                        (
+                            sealwire::Session::from_bytes(&session.to_bytes())
+                                .expect("a session restores from its own bytes"),
+                            *flag,
+                        ),
+                    )
+                })
+                .collect(),
+            initial: self.initial.clone(),
+            next_key: self.next_key,
+        }
+    }
 }
 
 impl Convo {
@@ -240,7 +267,8 @@ impl Convo {
 
     /// A copy of the simulated session `name`.
     pub(crate) fn snapshot(&self, name: &str) -> Session {
-        self.sessions[name].0.clone()
+        sealwire::Session::from_bytes(&self.sessions[name].0.to_bytes())
+            .expect("a session restores from its own bytes")
     }
 
     /// Records `encrypt` on `name`, expecting the exact message.
