@@ -57,8 +57,8 @@ compares every step with a reference-only run; `interop --help` for more.
 /// error (printed with the usage text).
 pub fn command_line(args: &[String]) -> ExitCode {
     let (command, rest) = match args.first().map(String::as_str) {
-        None => ("run", &args[..]),
-        Some(first) if first.starts_with('-') => ("run", &args[..]),
+        None => ("run", args),
+        Some(first) if first.starts_with('-') => ("run", args),
         Some(first) => (first, &args[1..]),
     };
     let result = match command {

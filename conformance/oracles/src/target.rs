@@ -43,19 +43,24 @@ pub type Outcome = Result<(), Violation>;
 /// The fuzz targets, one per oracle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
-    /// [`wire::run`]
+    /// `decode_wire`: decode-then-encode gives the same bytes, for every wire
+    /// structure.
     DecodeWire,
-    /// [`bundle::run`]
+    /// `bundle`: parse and verify never panic; verification errors are typed.
     Bundle,
-    /// [`respond::run`]
+    /// `respond`: the responder on arbitrary initial messages; the store is
+    /// unchanged on error.
     Respond,
-    /// [`decrypt::run`]
+    /// `decrypt`: arbitrary bytes on an established session; the state is
+    /// byte-identical on rejection.
     Decrypt,
     /// [`conversation::run`]
     Conversation,
-    /// [`state::run`]
+    /// `state_restore`: restoring state from arbitrary bytes; an accepted
+    /// state re-serializes identically.
     StateRestore,
-    /// [`differential::run`]
+    /// `differential_seal`: the seal paths agree with each other and with a
+    /// plain recomputation.
     DifferentialSeal,
 }
 
