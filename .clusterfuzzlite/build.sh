@@ -9,6 +9,9 @@
 # how these steps are checked outside Docker:
 #   SRC=$PWD/.. OUT=/tmp/cflite-out SEALWIRE_FUZZ_SANITIZER=none .clusterfuzzlite/build.sh
 cd "$SRC/sealwire/fuzz"
+# Seeds, dictionaries, options and past crash inputs live beside the oracles
+# that read them (conformance/oracles/README.md).
+data=../conformance/oracles
 
 if [ "${SEALWIRE_FUZZ_SANITIZER:-}" = none ]; then
   cargo fuzz build -O --sanitizer none
@@ -19,13 +22,13 @@ fi
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 for target in $(cargo fuzz list); do
   cp "target/$triple/release/$target" "$OUT/"
-  cp "dict/$target.dict" "$OUT/"
-  cp "options/$target.options" "$OUT/"
+  cp "$data/dict/$target.dict" "$OUT/"
+  cp "$data/options/$target.options" "$OUT/"
   rm -f "$OUT/${target}_seed_corpus.zip"
   if command -v zip >/dev/null 2>&1; then
-    (cd "seeds/$target" && zip -q -j "$OUT/${target}_seed_corpus.zip" ./*)
+    (cd "$data/seeds/$target" && zip -q -j "$OUT/${target}_seed_corpus.zip" ./*)
   else
-    python3 - "$OUT/${target}_seed_corpus.zip" "seeds/$target" <<'PY'
+    python3 - "$OUT/${target}_seed_corpus.zip" "$data/seeds/$target" <<'PY'
 import os, sys, zipfile
 archive, folder = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(archive, "w") as z:

@@ -12,6 +12,9 @@
 # with the command that reproduces it.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Seeds, dictionaries, options and past crash inputs live beside the oracles
+# that read them (conformance/oracles/README.md).
+data=../conformance/oracles
 
 RUNS_PER_TARGET="${FUZZ_RUNS:-40000}"
 FUZZ_SEED="${FUZZ_SEED:-1}"
@@ -22,13 +25,13 @@ cargo fuzz build --sanitizer none -O
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 bin_dir="target/$triple/release"
 
-max_len() { sed -n 's/^max_len = //p' "options/$1.options"; }
+max_len() { sed -n 's/^max_len = //p' "$data/options/$1.options"; }
 
 for target in $(cargo fuzz list); do
   bin="$bin_dir/$target"
-  echo "-- $target: replaying seeds/$target and regressions/$target"
+  echo "-- $target: replaying $data/seeds/$target and $data/regressions/$target"
   replay=()
-  for dir in "seeds/$target" "regressions/$target"; do
+  for dir in "$data/seeds/$target" "$data/regressions/$target"; do
     [ -d "$dir" ] && replay+=("$dir")
   done
   # -runs=0: execute every input of the given corpora once, then stop;
@@ -38,10 +41,10 @@ for target in $(cargo fuzz list); do
   echo "-- $target: fuzzing for $RUNS_PER_TARGET executions (libFuzzer -seed=$FUZZ_SEED)"
   corpus="$(mktemp -d)"
   mkdir -p "artifacts/$target"
-  if ! "$bin" "$corpus" "seeds/$target" \
+  if ! "$bin" "$corpus" "$data/seeds/$target" \
       -runs="$RUNS_PER_TARGET" \
       -seed="$FUZZ_SEED" \
-      -dict="dict/$target.dict" \
+      -dict="$data/dict/$target.dict" \
       -max_len="$(max_len "$target")" \
       -artifact_prefix="artifacts/$target/" \
       -print_final_stats=1 > "artifacts/$target/ci.log" 2>&1; then

@@ -15,6 +15,9 @@
 # (not checked in) and grows from run to run.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Seeds, dictionaries, options and past crash inputs live beside the oracles
+# that read them.
+data=../conformance/oracles
 
 JOBS="${JOBS:-$(nproc)}"
 HOURS_PER_TARGET="${HOURS_PER_TARGET:-1}"
@@ -46,22 +49,22 @@ summary="$OUT/SUMMARY.md"
 
 for target in "${targets[@]}"; do
   bin="$bin_dir/$target"
-  max_len="$(sed -n 's/^max_len = //p' "options/$target.options")"
+  max_len="$(sed -n 's/^max_len = //p' "$data/options/$target.options")"
   corpus="corpus/$target"
   mkdir -p "$corpus" "$OUT/crashes/$target"
   before="$(find "$corpus" -type f | wc -l)"
   echo "== $target: fork mode, $JOBS jobs, ${budget}s"
   # -ignore_crashes: keep fuzzing after a crash (each is saved under
   # -artifact_prefix); -fork runs $JOBS worker processes.
-  "$bin" "$corpus" "seeds/$target" \
+  "$bin" "$corpus" "$data/seeds/$target" \
     -fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -max_total_time="$budget" -dict="dict/$target.dict" -max_len="$max_len" \
+    -max_total_time="$budget" -dict="$data/dict/$target.dict" -max_len="$max_len" \
     -artifact_prefix="$OUT/crashes/$target/" -print_final_stats=1 \
     > "$OUT/$target.log" 2>&1 || true
 
   echo "== $target: merging and minimising the corpus"
   minimised="$(mktemp -d)"
-  "$bin" -merge=1 -max_len="$max_len" "$minimised" "$corpus" "seeds/$target" \
+  "$bin" -merge=1 -max_len="$max_len" "$minimised" "$corpus" "$data/seeds/$target" \
     > "$OUT/$target.merge.log" 2>&1 || true
   if [ -n "$(ls -A "$minimised")" ]; then
     rm -rf "$corpus"
@@ -89,7 +92,7 @@ done
     echo "- \`$crash\`"
     echo "  - reproduce: \`(cd fuzz && cargo fuzz run --sanitizer $SANITIZER -O $target $crash)\`"
     echo "  - minimise: \`(cd fuzz && cargo fuzz tmin --sanitizer $SANITIZER -O $target $crash)\`"
-    echo "  - once fixed, keep it: \`cp $crash fuzz/regressions/$target/<what-it-was>\` (replayed by \`cargo test\`)"
+    echo "  - once fixed, keep it: \`cp $crash conformance/oracles/regressions/$target/<what-it-was>\` (replayed by \`cargo test\`)"
   done
   [ "$found" = 1 ] || echo "none"
 } >> "$summary"

@@ -79,7 +79,8 @@ if [ "$left" -gt 0 ]; then
   cp -r mutants.out mutants.out.phase1
   status=0
   cargo mutants "${common[@]}" --iterate --exclude protocol/src/seal/with_ring.rs \
-    --test-package sealwire --test-package sealwire-conformance \
+    --test-package sealwire --test-package sealwire-conformance --test-package sealwire-reference \
+    --test-package sealwire-vectors --test-package sealwire-model --test-package sealwire-oracles \
     "${excludes[@]}" "$@" || status=$?
   case "$status" in 0|2|3) ;; *) echo "phase 2 failed (exit $status)"; exit "$status" ;; esac
   caught2=$(count caught)

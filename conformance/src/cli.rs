@@ -3,14 +3,14 @@
 
 /// Reads a subcommand's options one by one.
 #[derive(Debug)]
-pub struct OptionParser<'a> {
+pub(crate) struct OptionParser<'a> {
     args: std::slice::Iter<'a, String>,
     inline: Option<&'a str>,
 }
 
 impl<'a> OptionParser<'a> {
     /// Options from `args` (after the subcommand's name).
-    pub fn new(args: &'a [String]) -> Self {
+    pub(crate) fn new(args: &'a [String]) -> Self {
         Self {
             args: args.iter(),
             inline: None,
@@ -19,7 +19,7 @@ impl<'a> OptionParser<'a> {
 
     /// The next option's name; for `--name=value` the value is kept for
     /// [`OptionParser::value`].
-    pub fn next_name(&mut self) -> Option<&'a str> {
+    pub(crate) fn next_name(&mut self) -> Option<&'a str> {
         let arg = self.args.next()?;
         match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => {
@@ -35,7 +35,7 @@ impl<'a> OptionParser<'a> {
 
     /// The value of the option `name` just read: inline, or the next
     /// argument.
-    pub fn value(&mut self, name: &str) -> Result<String, String> {
+    pub(crate) fn value(&mut self, name: &str) -> Result<String, String> {
         self.inline
             .take()
             .map(str::to_owned)

@@ -320,8 +320,8 @@ pub fn render_junit(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Capability;
     use core::time::Duration;
+    use sealwire_adapter::Capability;
 
     fn result(area: &str, tc_id: u32, outcome: Outcome) -> TestResult {
         TestResult {

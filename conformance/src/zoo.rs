@@ -25,17 +25,17 @@ use rand_core::SeedableRng;
 use sealwire::flaws::{self, Flaw};
 
 use crate::ct;
-use crate::oracle::Target;
-use crate::properties::{CampaignOptions, run_campaign};
-use crate::reference::ReferenceImplementation;
 use crate::runner::{self, LoadedFile, Outcome, RunOptions};
+use sealwire_model::{CampaignOptions, run_campaign};
+use sealwire_oracles::Target;
+use sealwire_reference::ReferenceImplementation;
 
 /// Where the zoo finds its inputs, and how hard it looks.
 #[derive(Clone, Debug)]
-pub struct ZooOptions {
+pub(crate) struct ZooOptions {
     /// `conformance/vectors`.
     pub vectors_dir: PathBuf,
-    /// `fuzz` (seeds under `fuzz/seeds/<target>/`).
+    /// `conformance/oracles` (the fuzz seeds under `seeds/<target>/`).
     pub fuzz_dir: PathBuf,
     /// Cases of the bounded property run.
     pub property_cases: u32,
@@ -47,11 +47,11 @@ pub struct ZooOptions {
 
 impl ZooOptions {
     /// The repository's own inputs, relative to this crate.
-    pub fn for_repository() -> Self {
+    pub(crate) fn for_repository() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         Self {
             vectors_dir: root.join("vectors"),
-            fuzz_dir: root.join("../fuzz"),
+            fuzz_dir: root.join("oracles"),
             property_cases: 24,
             property_seed: 0x5ea1_2001,
             ct_samples: 100_000,
@@ -61,7 +61,7 @@ impl ZooOptions {
 
 /// One row of the zoo table.
 #[derive(Clone, Debug)]
-pub struct Row {
+pub(crate) struct Row {
     /// The flaw (`None`: the baseline, no flaw).
     pub flaw: Option<Flaw>,
     /// The check that caught it and what it saw; `None`: nothing failed.
@@ -73,14 +73,14 @@ pub struct Row {
 impl Row {
     /// True when the row is as it must be: the baseline passes every check,
     /// every flaw is caught.
-    pub fn as_expected(&self) -> bool {
+    pub(crate) fn as_expected(&self) -> bool {
         self.flaw.is_some() == self.caught_by.is_some()
     }
 }
 
 /// The inputs, loaded once.
 #[derive(Debug)]
-pub struct Zoo {
+pub(crate) struct Zoo {
     options: ZooOptions,
     vectors: Vec<LoadedFile>,
     seeds: Vec<(Target, PathBuf, Vec<u8>)>,
@@ -88,7 +88,7 @@ pub struct Zoo {
 
 impl Zoo {
     /// Loads the vectors and the fuzz seeds.
-    pub fn load(options: ZooOptions) -> Result<Self, String> {
+    pub(crate) fn load(options: ZooOptions) -> Result<Self, String> {
         let (vectors, errors) = runner::load_vectors(&options.vectors_dir);
         if !errors.is_empty() {
             return Err(format!(
@@ -125,7 +125,7 @@ impl Zoo {
     }
 
     /// How many vector tests and fuzz seeds the zoo runs per flaw.
-    pub fn size(&self) -> (usize, usize) {
+    pub(crate) fn size(&self) -> (usize, usize) {
         let tests = self
             .vectors
             .iter()
@@ -142,7 +142,7 @@ impl Zoo {
 
     /// Runs the baseline and then every flaw in `list`; `progress` is called
     /// with each row as it is done.
-    pub fn run(&self, list: &[Flaw], mut progress: impl FnMut(&Row)) -> Vec<Row> {
+    pub(crate) fn run(&self, list: &[Flaw], mut progress: impl FnMut(&Row)) -> Vec<Row> {
         let mut rows = Vec::with_capacity(list.len() + 1);
         for flaw in std::iter::once(None).chain(list.iter().copied().map(Some)) {
             let row = self.row(flaw);
@@ -219,7 +219,7 @@ impl Zoo {
     }
 
     fn oracles_check(&self) -> Option<String> {
-        crate::oracle::freed::set_enabled(true);
+        sealwire_oracles::freed::set_enabled(true);
         let mut failures = 0usize;
         let mut first = None;
         for (target, path, data) in &self.seeds {
@@ -276,7 +276,7 @@ fn shorten(text: &str) -> String {
 }
 
 /// The zoo table as Markdown.
-pub fn render(rows: &[Row]) -> String {
+pub(crate) fn render(rows: &[Row]) -> String {
     let mut out = String::from("| flaw | caught by | time to catch | what failed |\n");
     out.push_str("| --- | --- | --- | --- |\n");
     for row in rows {
@@ -297,7 +297,7 @@ pub fn render(rows: &[Row]) -> String {
 /// `sealwire-conformance zoo [--flaw NAME]... [--cases N] [--ct-samples N]
 /// [--markdown FILE]`: runs the zoo and prints the table. Exit status 0
 /// when the baseline passes every check and every flaw is caught.
-pub fn cli(args: &[String]) -> Result<std::process::ExitCode, String> {
+pub(crate) fn cli(args: &[String]) -> Result<std::process::ExitCode, String> {
     let mut options = ZooOptions::for_repository();
     let mut list = Vec::new();
     let mut markdown = None;

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use sealwire_conformance::adapter::{AdapterConfig, AdapterImplementation};
-use sealwire_conformance::reference::ReferenceImplementation;
-use sealwire_conformance::report::{by_area, render_text};
-use sealwire_conformance::runner::{LoadedFile, RunOptions, RunReport, load_vectors, run};
+use sealwire_adapter::{AdapterConfig, AdapterImplementation};
+use sealwire_conformance::{LoadedFile, RunOptions, RunReport, load_vectors, run};
+use sealwire_conformance::{by_area, render_text};
+use sealwire_reference::ReferenceImplementation;
 
 const AREAS: [&str; 6] = ["primitives", "kdf", "handshake", "session", "wire", "state"];
 

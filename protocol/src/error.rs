@@ -33,6 +33,8 @@ pub enum Error {
 
 /// Stable names of the error categories, as used by SPEC.md and the
 /// conformance vectors.
+///
+/// SPEC.md §10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorClass {

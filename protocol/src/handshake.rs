@@ -72,6 +72,8 @@ impl PreKeyBundle {
     /// The canonical encoding:
     /// `0x01 || IK || u32be(spk_id) || SPK || sig || 0x00` or
     /// `... || 0x01 || u32be(opk_id) || OPK` (134 or 170 bytes).
+    ///
+    /// SPEC.md §4.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.fields.encode()
     }
@@ -79,6 +81,8 @@ impl PreKeyBundle {
     /// Decodes a bundle; rejects truncated, oversized, trailing-byte and
     /// unknown-version input. Decoding does not verify: call
     /// [`PreKeyBundle::verify`].
+    ///
+    /// SPEC.md §4.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         Ok(Self {
             fields: BundleFields::decode(bytes)?,
@@ -113,6 +117,8 @@ impl PreKeyBundle {
     /// Verifies the bundle, in this order: the identity key is a valid,
     /// non-weak Ed25519 key; the signature over `Encode(SPK)` verifies
     /// strictly; neither the signed nor the one-time prekey is of low order.
+    ///
+    /// SPEC.md §4.
     pub fn verify(&self) -> Result<IdentityPublicKey, Error> {
         let identity = IdentityPublicKey::from_bytes(self.fields.identity_key)?;
         if !planted!(SignatureNotVerified) {
@@ -200,6 +206,7 @@ impl PreKeyStore for InMemoryPreKeyStore {
     }
 }
 
+// SPEC.md §5.1.
 fn associated_data(initiator: &[u8; KEY_LEN], responder: &[u8; KEY_LEN]) -> AssociatedData {
     let mut ad = [0u8; AD_LEN];
     if planted!(AdMissingIdentities) {
@@ -277,6 +284,8 @@ pub fn initiate(
 /// Draws exactly 64 bytes from `rng`: the ephemeral key EK_A first, then
 /// the first ratchet key DHs. The bundle is verified first
 /// ([`PreKeyBundle::verify`]); nothing is drawn if it fails.
+///
+/// SPEC.md §5.1.
 pub fn initiate_with_rng<R: CryptoRng + ?Sized>(
     identity: &IdentityKeyPair,
     bundle: &PreKeyBundle,
@@ -323,6 +332,8 @@ pub fn respond<S: PreKeyStore + ?Sized>(
 /// message has decrypted; on any error `store` is unchanged. Draws exactly
 /// 32 bytes from `rng` (the responder's first sending ratchet key), and only
 /// once all X3DH checks have passed.
+///
+/// SPEC.md §5.2.
 pub fn respond_with_rng<S: PreKeyStore + ?Sized, R: CryptoRng + ?Sized>(
     identity: &IdentityKeyPair,
     store: &mut S,

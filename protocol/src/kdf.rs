@@ -55,6 +55,8 @@ fn mac_into(mut mac: HmacSha256, message: &[u8], out: &mut [u8; KEY_LEN]) {
 
 /// X3DH: `SK = HKDF(salt = 0x00*32, ikm = 0xFF*32 || DH1 || DH2 || DH3 [|| DH4],
 /// info = "Sealwire X3DH v1", L = 32)`.
+///
+/// SPEC.md §5.1.
 pub(crate) fn x3dh_shared_key(dhs: &[&[u8; KEY_LEN]]) -> SharedKey {
     let mut ikm = Zeroizing::new([0u8; KEY_LEN * 5]);
     ikm[..KEY_LEN].fill(0xff);
@@ -70,6 +72,8 @@ pub(crate) fn x3dh_shared_key(dhs: &[&[u8; KEY_LEN]]) -> SharedKey {
 
 /// `KDF_RK(rk, dh_out) = HKDF(salt = rk, ikm = dh_out, info = "Sealwire Root v1", L = 64)`:
 /// the new root key is bytes 0..32, the new chain key bytes 32..64.
+///
+/// SPEC.md §6.1.
 pub(crate) fn kdf_rk(rk: &RootKey, dh_out: &[u8; KEY_LEN]) -> (RootKey, ChainKey) {
     let mut okm = Zeroizing::new([0u8; 2 * KEY_LEN]);
     expand_into(&rk.0, dh_out, LABEL_ROOT, &mut okm[..]);
@@ -83,6 +87,8 @@ pub(crate) fn kdf_rk(rk: &RootKey, dh_out: &[u8; KEY_LEN]) -> (RootKey, ChainKey
 /// `KDF_CK(ck)`: next chain key = `HMAC(ck, 0x02)`, message key = `HMAC(ck, 0x01)`.
 ///
 /// The HMAC key schedule of `ck` is computed once and cloned for both outputs.
+///
+/// SPEC.md §6.1.
 pub(crate) fn kdf_ck(ck: &ChainKey) -> (ChainKey, MessageKey) {
     let mac = keyed(&ck.0);
     let mut mk = MessageKey([0u8; KEY_LEN]);
@@ -93,6 +99,8 @@ pub(crate) fn kdf_ck(ck: &ChainKey) -> (ChainKey, MessageKey) {
 }
 
 /// `key || nonce = HKDF(salt = 0x00*32, ikm = MK, info = "Sealwire MessageKeys v1", L = 44)`.
+///
+/// SPEC.md §7.
 pub(crate) fn message_keys(mk: &MessageKey) -> (Zeroizing<[u8; AEAD_KEY_LEN]>, [u8; NONCE_LEN]) {
     // HKDF-Extract with the zero salt's schedule: PRK = HMAC(0x00*32, MK).
     let mut prk = Zeroizing::new([0u8; KEY_LEN]);
@@ -108,6 +116,8 @@ pub(crate) fn message_keys(mk: &MessageKey) -> (Zeroizing<[u8; AEAD_KEY_LEN]>, [
 
 /// The key and nonce that seal a persisted state:
 /// `HKDF(salt = salt, ikm = storage_key, info = "Sealwire State v1", L = 44)`.
+///
+/// SPEC.md §9.2.
 pub(crate) fn state_keys(
     storage_key: &[u8; KEY_LEN],
     salt: &[u8; KEY_LEN],

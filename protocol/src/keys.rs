@@ -127,6 +127,8 @@ impl PublicKey {
     /// bit 255 and reduces u mod p (RFC 7748 §5), so a non-canonical key
     /// gives the same shared secret as its canonical twin; Sealwire rejects
     /// such encodings on the wire so that no message is malleable there.
+    ///
+    /// SPEC.md §2.
     pub fn is_canonical(&self) -> bool {
         let b = &self.0;
         if b[31] & 0x80 != 0 {
@@ -145,6 +147,8 @@ impl PublicKey {
     /// clamped scalar is a multiple of the cofactor 8, so the result is zero
     /// exactly when the point lies in the small subgroup (including the
     /// non-canonical encodings of such points).
+    ///
+    /// SPEC.md §2.
     pub fn is_low_order(&self) -> bool {
         const PROBE: [u8; KEY_LEN] = [0x5a; KEY_LEN];
         let out = Zeroizing::new(x25519_dalek::x25519(PROBE, self.0));
@@ -239,6 +243,8 @@ impl IdentityPublicKey {
     /// Decodes and validates a 32-byte Ed25519 public key. Points that do
     /// not decode, points of small order and points with a torsion
     /// component (not in the prime-order subgroup) are rejected.
+    ///
+    /// SPEC.md §2.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Result<Self, Error> {
         let key =
             VerifyingKey::from_bytes(&bytes).map_err(|_| HandshakeError::InvalidIdentityKey)?;
@@ -263,6 +269,8 @@ impl IdentityPublicKey {
     }
 
     /// Strict Ed25519 verification (`verify_strict`) of `signature` on `msg`.
+    ///
+    /// SPEC.md §4.
     pub fn verify(&self, msg: &[u8], signature: &[u8; SIGNATURE_LEN]) -> Result<(), Error> {
         let sig = Signature::from_bytes(signature);
         self.key

@@ -127,6 +127,8 @@ struct Pending {
 
 impl Session {
     /// The initiator's session after X3DH: `RK, CKs = KDF_RK(SK, DH(DHs, SPK_B))`.
+    ///
+    /// SPEC.md §6.2.
     pub(crate) fn initiator(
         ad: AssociatedData,
         root: RootKey,
@@ -157,6 +159,8 @@ impl Session {
     /// sending chain yet; the first receive performs the DH ratchet step.
     /// The placeholder sending chain is never used to send: it is replaced
     /// by that step before the session is handed out.
+    ///
+    /// SPEC.md §6.2.
     pub(crate) fn responder(ad: AssociatedData, root: RootKey, signed_prekey: KeyPair) -> Self {
         Self {
             ad,
@@ -224,6 +228,8 @@ impl Session {
 
     /// Encrypts in place: `message` is `41 spare bytes || plaintext || 16
     /// spare bytes`, and holds the finished ratchet message on return.
+    ///
+    /// SPEC.md §6.3.
     pub fn encrypt_in_place(&mut self, message: &mut [u8]) -> Result<(), Error> {
         if message.len() < OVERHEAD {
             return Err(crate::WireError::Truncated.into());
@@ -242,6 +248,7 @@ impl Session {
         Ok(())
     }
 
+    // SPEC.md §6.3.
     fn next_header(&self) -> Result<Header, Error> {
         if self.sending.n == u32::MAX {
             return Err(LimitError::CounterExhausted.into());
@@ -285,14 +292,19 @@ impl Session {
     /// Decrypts a ratchet message inside the caller's buffer and returns the
     /// plaintext as a slice of it. On error the buffer and the session are
     /// both unchanged.
+    ///
+    /// SPEC.md §6.4.
     pub fn decrypt_in_place_with_rng<'m, R: CryptoRng + ?Sized>(
         &mut self,
         message: &'m mut [u8],
         rng: &mut R,
     ) -> Result<&'m mut [u8], Error> {
+        // SPEC.md §6.4, the receive algorithm, steps numbered as there.
+        // Step 0 (decode): `wire` errors for every malformed message.
         let header = RatchetMessage::decode(message)?.header;
 
-        // 1. A stored skipped key: use it, and delete it only on success.
+        // Step 1 (stored key): use it, and delete it only on success;
+        // a failure reports `decryption_failed` and keeps the key.
         if let Some(index) = self
             .skipped
             .position(&header.ratchet_key, header.message_number)
@@ -310,7 +322,9 @@ impl Session {
 
         let mut pending = self.receive_plan(&header, rng)?;
 
-        // 3. The message key itself, then authentication.
+        // Step 3.4: the message key itself (CKr, MK = KDF_CK(CKr);
+        // Nr = N + 1), then authentication (SPEC.md §7). All or nothing
+        // (SPEC.md §6.4): `pending` is committed only after the tag verified.
         let (next, mk) = match pending.receiving.chain.as_ref() {
             Some(chain) => kdf_ck(chain),
             None => return Err(Error::DecryptionFailed),
@@ -330,7 +344,8 @@ impl Session {
         Ok(plaintext)
     }
 
-    /// Steps 2 and 3 up to the message key: everything is computed aside.
+    /// SPEC.md §6.4 steps 2 and 3.1 to 3.3, up to the message key:
+    /// everything is computed aside.
     fn receive_plan<R: CryptoRng + ?Sized>(
         &self,
         header: &Header,
@@ -344,17 +359,19 @@ impl Session {
             new_skipped: Vec::new(),
         };
         if self.receiving.ratchet_key.as_ref() != Some(&header.ratchet_key) {
+            // Step 2 (new ratchet key).
             if self.previous_ratchet_keys.contains(&header.ratchet_key) {
-                // An earlier chain whose key is no longer stored: used or evicted.
+                // Step 2.1: an earlier chain whose key is no longer stored:
+                // used or evicted (SPEC.md §6.5).
                 return Err(Error::Duplicate);
             }
-            // 2. Store the rest of the current chain up to PN, then ratchet.
+            // Step 2.2: store the rest of the current chain up to PN'.
             skip_until(
                 &mut pending.receiving,
                 header.previous_chain_len,
                 &mut pending.new_skipped,
             )?;
-            // RK, CKr = KDF_RK(RK, DH(DHs, DHr))
+            // Step 2.3, the DH ratchet step: RK, CKr = KDF_RK(RK, DH(DHs, DHr))
             let dh_in = self.sending.key_pair.dh(&header.ratchet_key)?;
             let (root, receiving_chain) = kdf_rk(&self.root, &dh_in);
             // DHs = GENERATE_DH(); RK, CKs = KDF_RK(RK, DH(DHs, DHr))
@@ -381,15 +398,17 @@ impl Session {
             });
             pending.root = Some(root);
         }
+        // Step 3 (current chain).
         if header.message_number < pending.receiving.n {
-            // The current chain has moved past N and the key is not stored.
+            // Step 3.1: the current chain has moved past N and the key is
+            // not stored.
             return Err(Error::Duplicate);
         }
         if header.message_number == u32::MAX {
-            // No honest sender uses N = 2^32 - 1 (see `next_header`).
+            // Step 3.2: no honest sender uses N = 2^32 - 1 (see `next_header`).
             return Err(LimitError::CounterExhausted.into());
         }
-        // 3. Store the keys of the messages before N in this chain.
+        // Step 3.3: store the keys of the messages before N in this chain.
         skip_until(
             &mut pending.receiving,
             header.message_number,
@@ -398,6 +417,7 @@ impl Session {
         Ok(pending)
     }
 
+    // SPEC.md §6.5.
     fn commit(&mut self, pending: Pending) {
         if let Some(root) = pending.root {
             self.root = root;
@@ -417,8 +437,9 @@ impl Session {
     }
 }
 
-/// Derives and records the keys of messages `receiving.n .. until` of the
-/// current receiving chain. More than [`MAX_SKIP`] is an error.
+/// *Skip up to `until`* (SPEC.md §6.4): derives and records the keys of
+/// messages `receiving.n .. until` of the current receiving chain. More
+/// than [`MAX_SKIP`] is an error.
 fn skip_until(
     receiving: &mut Receiving,
     until: u32,

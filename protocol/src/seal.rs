@@ -164,6 +164,8 @@ fn aad_for(ad: &AssociatedData, header: &[u8]) -> [u8; AD_LEN + HEADER_LEN] {
 /// `message` must be `header (41) || plaintext || 16 bytes of room`; on
 /// return it holds `header || ciphertext || tag`. The header bytes are taken
 /// as they are (see [`Header::encode`](crate::Header::encode)).
+///
+/// SPEC.md §7.
 pub fn seal_in_place(
     mk: &MessageKey,
     ad: &AssociatedData,
@@ -233,6 +235,8 @@ pub fn seal(
 /// ciphertext is replaced by the plaintext, which is returned as a slice of
 /// `message`. On failure `message` is unchanged and the error says only
 /// "decryption failed".
+///
+/// SPEC.md §7.
 pub fn open_in_place<'m>(
     mk: &MessageKey,
     ad: &AssociatedData,

@@ -61,6 +61,8 @@ fn read_key(r: &mut Reader<'_>) -> Result<Zeroizing<[u8; KEY_LEN]>, Error> {
 impl Session {
     /// Serializes the whole session (see the module documentation). The
     /// result holds secrets and is wiped when dropped.
+    ///
+    /// SPEC.md §9.1.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(
             300 + self.skipped.len() * 68 + self.previous_ratchet_keys.len() * 32,
@@ -103,6 +105,8 @@ impl Session {
     /// Restores a session from [`Session::to_bytes`] output. Rejects
     /// truncated input, trailing bytes, an unknown version, out-of-range
     /// counts and invalid flags with [`Error::State`].
+    ///
+    /// SPEC.md §9.1.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         match r.u8().ok_or_else(truncated)? {
@@ -196,6 +200,8 @@ impl Session {
 
     /// Serializes the session and seals it under `storage_key`. Draws
     /// exactly 32 bytes (the salt) from `rng`.
+    ///
+    /// SPEC.md §9.2.
     pub fn seal_state_with_rng<R: CryptoRng + ?Sized>(
         &self,
         storage_key: &StorageKey,
@@ -220,6 +226,8 @@ impl Session {
 
     /// Opens a sealed state and restores the session. A wrong key or any
     /// change to the sealed bytes is [`StateError::AuthenticationFailed`].
+    ///
+    /// SPEC.md §9.2.
     pub fn open_state(storage_key: &StorageKey, sealed: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(sealed);
         match r.u8().ok_or_else(truncated)? {

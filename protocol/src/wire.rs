@@ -114,6 +114,8 @@ pub struct Header {
 
 impl Header {
     /// `0x01 || DHs || u32be(PN) || u32be(N)`.
+    ///
+    /// SPEC.md §7.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[0] = VERSION;
@@ -197,6 +199,7 @@ pub struct InitialMessage {
     pub message: Vec<u8>,
 }
 
+// SPEC.md §8.
 impl InitialMessage {
     /// Encodes the structure (see the module documentation).
     pub fn encode(&self) -> Vec<u8> {

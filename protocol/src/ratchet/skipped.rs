@@ -26,6 +26,8 @@ pub(crate) struct SkippedKey {
 pub(crate) use crate::wipe::reserve_wiping;
 
 /// Skipped message keys in insertion order (oldest first).
+///
+/// SPEC.md §6.6.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SkippedKeys {
     entries: Vec<SkippedKey>,
