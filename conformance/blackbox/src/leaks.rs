@@ -10,7 +10,7 @@
 use base64::Engine;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use sealwire_conformance::oracle::leak::{Leak, LeakKind, LeakScanner};
+use sealwire_oracles::{Leak, LeakKind, LeakScanner};
 
 use crate::client::{Exchange, Scan};
 
