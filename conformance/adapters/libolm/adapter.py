@@ -321,7 +321,7 @@ class OlmAdapter:
             max_plaintext=None,
             overhead_first=[154, 179],
             overhead_message=[49, 71],
-            capabilities=["skipped_count", "secrets", "layout"],
+            capabilities=["state", "skipped_count", "secrets", "layout"],
         )
 
     # -- parties -----------------------------------------------------------

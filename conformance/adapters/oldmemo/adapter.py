@@ -156,7 +156,7 @@ class OldmemoAdapter:
             max_plaintext=None,
             overhead_first=[175, 207],
             overhead_message=[97, 121],
-            capabilities=["skipped_count", "secrets", "layout"],
+            capabilities=["state", "skipped_count", "secrets", "layout"],
         )
 
     # -- parties -----------------------------------------------------------

@@ -213,7 +213,7 @@ class OmemoDrAdapter:
             max_plaintext=None,
             overhead_first=[131, 172],
             overhead_message=[52, 78],
-            capabilities=["skipped_count", "secrets", "layout"],
+            capabilities=["state", "skipped_count", "secrets", "layout"],
         )
 
     # -- parties -----------------------------------------------------------

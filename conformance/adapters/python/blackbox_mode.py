@@ -82,7 +82,7 @@ class BlackBox:
             overhead_first=[v1.INITIAL_PREFIX_LEN_WITHOUT_OPK + v1.OVERHEAD,
                             v1.INITIAL_PREFIX_LEN_WITHOUT_OPK + 4 + v1.OVERHEAD],
             overhead_message=[v1.OVERHEAD, v1.OVERHEAD],
-            capabilities=["skipped_count", "secrets", "layout"],
+            capabilities=["state", "skipped_count", "secrets", "layout"],
         )
 
     def draw(self) -> str:

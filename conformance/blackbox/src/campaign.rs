@@ -175,7 +175,10 @@ fn verdict_cell(v: &Value) -> String {
     match v["verdict"].as_str() {
         Some("held") => "held".into(),
         Some("violated") => "**violated**".into(),
-        Some("not-tested") => "not tested".into(),
+        Some("not-tested") => match v["why"].as_str() {
+            Some(why) if !why.is_empty() => format!("not tested ({why})"),
+            _ => "not tested".into(),
+        },
         _ => "?".into(),
     }
 }
@@ -356,7 +359,11 @@ pub fn findings_json(dir: &Path) -> Result<Value, String> {
             .iter()
             .map(|(k, r)| (k.clone(), r["verdict"].clone()))
             .collect();
-        table.insert(v["implementation"].as_str().unwrap_or("?").into(), json!({"properties": row, "fuzz_failures": v["fuzz"]["failures"].as_array().map_or(0, Vec::len)}));
+        let why: serde_json::Map<String, Value> = props
+            .iter()
+            .filter_map(|(k, r)| Some((k.clone(), r.get("why")?.clone())))
+            .collect();
+        table.insert(v["implementation"].as_str().unwrap_or("?").into(), json!({"properties": row, "not_tested_why": why, "fuzz_failures": v["fuzz"]["failures"].as_array().map_or(0, Vec::len)}));
     }
     Ok(Value::Object(table))
 }
@@ -364,6 +371,23 @@ pub fn findings_json(dir: &Path) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_not_tested_cell_gives_its_reason() {
+        let why = "needs the `skipped_count` capability";
+        assert_eq!(
+            verdict_cell(&json!({"verdict": "not-tested", "why": why})),
+            format!("not tested ({why})")
+        );
+        assert_eq!(
+            verdict_cell(&json!({"verdict": "not-tested"})),
+            "not tested"
+        );
+        assert_eq!(
+            verdict_cell(&json!({"verdict": "violated"})),
+            "**violated**"
+        );
+    }
 
     #[test]
     fn comparison_fails_both_ways() {

@@ -3,7 +3,10 @@
 //! 8-byte windows, searched in every response, every error and the
 //! adapter's whole stderr, in the renderings the suite's leak scanner knows
 //! (raw bytes, hex at both alignments, lists of decimal or hex numbers) and
-//! in base64 (standard and URL-safe alphabets, every alignment).
+//! in base64 (standard and URL-safe alphabets, every alignment) and in
+//! Node's `util.inspect` rendering of a `Buffer` (`<Buffer 90 4c …>`:
+//! space-separated hex pairs, which the scanner's number lists only read
+//! between brackets).
 //!
 //! This is the only module that names the byte-exact suite's scanner.
 
@@ -117,6 +120,15 @@ fn scan_text(scanner: &LeakScanner, place: &str, text: &str) -> Option<Found> {
     if let Err(leak) = scanner.check_text(LeakKind::Output, place, text) {
         return Some(from_leak(&leak));
     }
+    for (start, bytes) in node_buffers(text) {
+        if let Err(leak) = scanner.check_bytes(place, &bytes) {
+            return Some(Found {
+                what: leak.secret,
+                place: place.to_owned(),
+                at: format!("Node <Buffer …> at text byte {start} ({})", leak.at),
+            });
+        }
+    }
     for (start, run) in base64_runs(text) {
         for (name, alphabet) in [
             ("base64", &alphabet::STANDARD),
@@ -143,6 +155,32 @@ fn scan_text(scanner: &LeakScanner, place: &str, text: &str) -> Option<Found> {
         }
     }
     None
+}
+
+/// The bytes of every `<Buffer xx xx …>` (Node's `util.inspect` of a
+/// `Buffer` or `Uint8Array`-backed buffer, as `console.log` prints it) and
+/// where each starts. The pairs are read up to the first token that is not
+/// two hex digits (Node ends a long one with `… N more bytes>`).
+fn node_buffers(text: &str) -> Vec<(usize, Vec<u8>)> {
+    const TAG: &str = "<Buffer";
+    let mut out = Vec::new();
+    for (start, _) in text.match_indices(TAG) {
+        let mut bytes = Vec::new();
+        for token in text[start + TAG.len()..].split(' ').skip(1) {
+            let pair = token.strip_suffix('>').unwrap_or(token);
+            let Some(&[byte]) = crate::hex::decode(pair).as_deref() else {
+                break;
+            };
+            bytes.push(byte);
+            if pair.len() != token.len() {
+                break;
+            }
+        }
+        if bytes.len() >= 8 {
+            out.push((start, bytes));
+        }
+    }
+    out
 }
 
 /// Maximal runs of at least 12 base64 characters (either alphabet), with
@@ -174,6 +212,59 @@ mod tests {
             op: "decrypt",
             line: line.to_owned(),
             scan,
+        }
+    }
+
+    /// SW-2026-003: Node's `console.info` of a session object prints its
+    /// keys as `<Buffer 90 4c …>`, with no bracket anywhere in the line.
+    #[test]
+    fn node_buffer_rendering_is_found() {
+        let secret: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(37) ^ 0x5c).collect();
+        let mut check = LeakCheck::new();
+        check.add_secret("root key".into(), &secret);
+        let pairs = |b: &[u8]| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let whole = format!(
+            "Closing session: {{\n  currentRatchet: {{\n    rootKey: <Buffer {}>,\n  }}\n}}",
+            pairs(&secret)
+        );
+        assert!(!whole.contains('['));
+        // The other renderings alone do not find it (the reason for this one).
+        assert!(
+            check
+                .everything
+                .check_text(LeakKind::Output, "stderr", &whole)
+                .is_ok()
+        );
+        let found = check.scan(&[], whole.as_bytes());
+        assert_eq!(found.len(), 1, "{whole}");
+        assert_eq!(found[0].what, "root key");
+        assert!(found[0].at.starts_with("Node <Buffer"), "{}", found[0].at);
+        // A long buffer ends with `... N more bytes>`; a window inside the
+        // shown part is still found, in an answer as in stderr.
+        let long = format!("<Buffer {} ... 18 more bytes>", pairs(&secret[4..14]));
+        assert_eq!(
+            check.scan(&[exchange(&long, Scan::Everything)], b"").len(),
+            1
+        );
+        // Fewer than 8 shown bytes, other bytes, or a broken pair: clean.
+        for clean in [
+            format!("<Buffer {}>", pairs(&secret[..7])),
+            format!(
+                "<Buffer {}>",
+                pairs(&[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99])
+            ),
+            format!(
+                "<Buffer {} 7 {}>",
+                pairs(&secret[..4]),
+                pairs(&secret[5..12])
+            ),
+        ] {
+            assert!(check.scan(&[], clean.as_bytes()).is_empty(), "{clean}");
         }
     }
 

@@ -1,0 +1,46 @@
+#!/bin/sh
+# The full black-box campaigns of the protocol-2 adapters (issues 13 and 14):
+# 256 random cases and 10,000 fuzz inputs, seed 1, the counts ci.sh uses for
+# the reference and vodozemac, the same for every implementation so the
+# results compare. Too slow for CI with Python and Node adapters (each case
+# starts a fresh adapter process), so ci.sh runs a bounded subset of each
+# (64 cases, 2,000 fuzz inputs, the same seed) and this script records or
+# checks the full ones in conformance/findings/full/<name>.json.
+#
+#   sh conformance/blackbox/full-campaigns.sh            # check against the recorded full results
+#   sh conformance/blackbox/full-campaigns.sh --record   # record them
+#   sh conformance/blackbox/full-campaigns.sh --record libolm   # one campaign
+set -eu
+cd "$(dirname "$0")/../.."
+mode=--check
+if [ "${1:-}" = --record ]; then
+    mode=--record
+    shift
+fi
+only=${1:-}
+mkdir -p conformance/findings/full
+fuzz_out=$(mktemp -d)
+trap 'rm -rf "$fuzz_out"' EXIT
+cargo build --release --locked -p sealwire-blackbox
+bb=target/release/sealwire-blackbox
+campaign() {
+    name=$1
+    shift
+    if [ -n "$only" ] && [ "$only" != "$name" ]; then
+        return 0
+    fi
+    start=$(date +%s)
+    "$bb" campaign --name "$name" "$@" --cases 256 --runs 10000 --seed 1 \
+        "$mode" "conformance/findings/full/$name.json" --fuzz-out "$fuzz_out"
+    echo "full-campaigns.sh: campaign $name took $(($(date +%s) - start)) s"
+}
+campaign libolm --impl conformance/adapters/libolm/run.sh
+campaign python --impl conformance/adapters/python/adapter.sh
+campaign omemo-dr --impl conformance/adapters/omemo-dr/run.sh
+campaign oldmemo --impl conformance/adapters/oldmemo/run.sh
+campaign libsignal-client --impl conformance/adapters/libsignal-client/run.sh
+campaign libsignal-wa-copy --impl 'conformance/adapters/libsignal-wa/run.sh --store copy'
+campaign libsignal-wa-live --impl 'conformance/adapters/libsignal-wa/run.sh --store live'
+campaign libsignal-node-copy --impl 'conformance/adapters/libsignal-node/run.sh --store copy'
+campaign libsignal-node-live --impl 'conformance/adapters/libsignal-node/run.sh --store live'
+campaign privacyresearch-ts --impl conformance/adapters/privacyresearch-ts/run.sh
