@@ -38,21 +38,28 @@ campaign vodozemac --impl conformance/adapters/vodozemac/run.sh --cases 256 --ru
 # locked packages into its own directory on first use). Bounded subset: 64
 # cases and 2,000 fuzz inputs with seed 1 each (each case starts a Python or
 # Node process); the full campaigns (256 / 10,000, seed 1) are
-# conformance/blackbox/full-campaigns.sh.
-campaign libolm --impl conformance/adapters/libolm/run.sh --cases 64 --runs 2000 --seed 1
-campaign python --impl conformance/adapters/python/adapter.sh --cases 64 --runs 2000 --seed 1
-campaign omemo-dr --impl conformance/adapters/omemo-dr/run.sh --cases 64 --runs 2000 --seed 1
-campaign oldmemo --impl conformance/adapters/oldmemo/run.sh --cases 64 --runs 2000 --seed 1
-campaign libsignal-client --impl conformance/adapters/libsignal-client/run.sh --cases 64 --runs 2000 --seed 1
-campaign libsignal-wa-copy --impl 'conformance/adapters/libsignal-wa/run.sh --store copy' --cases 64 --runs 2000 --seed 1
-# Not yet recorded (its fuzzer had not finished after 20 min under load;
-# conformance/findings/libsignal-wa-live.notes.md has the model's results):
-# campaign libsignal-wa-live --impl 'conformance/adapters/libsignal-wa/run.sh --store live' --cases 64 --runs 2000 --seed 1
-campaign libsignal-node-copy --impl 'conformance/adapters/libsignal-node/run.sh --store copy' --cases 64 --runs 2000 --seed 1
-# Not yet recorded (its fuzzer had not finished after 20 min under load;
-# conformance/findings/libsignal-node-live.notes.md has the model's results):
-# campaign libsignal-node-live --impl 'conformance/adapters/libsignal-node/run.sh --store live' --cases 64 --runs 2000 --seed 1
-campaign privacyresearch-ts --impl conformance/adapters/privacyresearch-ts/run.sh --cases 64 --runs 2000 --seed 1
+# conformance/blackbox/full-campaigns.sh. These eight take several minutes
+# each on 2 cores and have not yet been timed or re-checked one after another
+# on a quiet machine, so CI does not run them yet: BLACKBOX_ALL=1 does (and
+# `--record` always re-records them). Their recorded results stay in
+# conformance/findings/ and FINDINGS.md is checked against them below.
+if [ "${BLACKBOX_ALL:-0}" = 1 ] || [ "$mode" = --record ]; then
+    campaign libolm --impl conformance/adapters/libolm/run.sh --cases 64 --runs 2000 --seed 1
+    campaign python --impl conformance/adapters/python/adapter.sh --cases 64 --runs 2000 --seed 1
+    campaign omemo-dr --impl conformance/adapters/omemo-dr/run.sh --cases 64 --runs 2000 --seed 1
+    campaign oldmemo --impl conformance/adapters/oldmemo/run.sh --cases 64 --runs 2000 --seed 1
+    campaign libsignal-client --impl conformance/adapters/libsignal-client/run.sh --cases 64 --runs 2000 --seed 1
+    campaign libsignal-wa-copy --impl 'conformance/adapters/libsignal-wa/run.sh --store copy' --cases 64 --runs 2000 --seed 1
+    # Not yet recorded (its fuzzer had not finished after 20 min under load;
+    # conformance/findings/libsignal-wa-live.notes.md has the model's results):
+    # campaign libsignal-wa-live --impl 'conformance/adapters/libsignal-wa/run.sh --store live' --cases 64 --runs 2000 --seed 1
+    campaign libsignal-node-copy --impl 'conformance/adapters/libsignal-node/run.sh --store copy' --cases 64 --runs 2000 --seed 1
+    # Not yet recorded (its fuzzer had not finished after 20 min under load;
+    # conformance/findings/libsignal-node-live.notes.md has the model's results):
+    # campaign libsignal-node-live --impl 'conformance/adapters/libsignal-node/run.sh --store live' --cases 64 --runs 2000 --seed 1
+    campaign privacyresearch-ts --impl conformance/adapters/privacyresearch-ts/run.sh --cases 64 --runs 2000 --seed 1
+
+fi
 
 if [ "$mode" = --record ]; then
     "$bb" findings --json conformance/findings/summary.json
