@@ -278,7 +278,7 @@ fn record(mcfg: &Config, seed: u64) -> Result<Result<Recorded<'_>, Violation>, H
 
 /// The recipe of run `run`.
 pub fn recipe(seed: u64, run: u64) -> Recipe {
-    let mut d = Draw::new(seed, 6_000_000 + run);
+    let mut d = Draw::new(seed, 6_000_000u64.wrapping_add(run));
     let target = d.index(TARGETS.len());
     let many = if d.chance(2, 3) { 1 } else { 4 };
     let n = 1 + d.index(many);

@@ -291,7 +291,7 @@ pub const LOW_ORDER: [[u8; 32]; 7] = {
 /// Generates the schedule of case `case` of a run with `seed`: a function of
 /// the seed alone.
 pub fn schedule(seed: u64, case: u64, max_ops: usize) -> Vec<Op> {
-    let mut d = Draw::new(seed, 1_000 + case);
+    let mut d = Draw::new(seed, 1_000u64.wrapping_add(case));
     let len = 4 + d.index(max_ops.saturating_sub(3).max(1));
     let party = |d: &mut Draw| {
         if d.chance(1, 2) {
@@ -595,7 +595,7 @@ impl std::error::Error for RunError {}
 
 /// The adapter seed of a case: drawn from the run's seed.
 pub fn adapter_seed(seed: u64, case: u64) -> [u8; 32] {
-    Draw::new(seed, 2_000_000 + case).seed()
+    Draw::new(seed, 2_000_000u64.wrapping_add(case)).seed()
 }
 
 pub(crate) struct World<'a> {
@@ -1494,9 +1494,9 @@ struct CaseRun {
 }
 
 fn run_schedule(cfg: &Config, seed: u64, case: u64, ops: &[Op]) -> Result<CaseRun, HelloError> {
-    let plain = Draw::new(seed, 3_000_000 + case);
+    let plain = Draw::new(seed, 3_000_000u64.wrapping_add(case));
     let mut w = World::connect(cfg, adapter_seed(seed, case), plain)?;
-    let otk = Draw::new(seed, 4_000_000 + case).chance(3, 4);
+    let otk = Draw::new(seed, 4_000_000u64.wrapping_add(case)).chance(3, 4);
     let mut failed = w.start(otk).err().map(|v| (v, None));
     if failed.is_none() {
         for (i, op) in ops.iter().enumerate() {
