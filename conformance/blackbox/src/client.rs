@@ -589,6 +589,12 @@ impl Client {
         self.transport.calls()
     }
 
+    /// Takes the stderr kept so far, leaving it empty (see
+    /// [`Transport::take_stderr`]).
+    pub fn take_stderr(&self) -> (Vec<u8>, usize) {
+        self.transport.take_stderr()
+    }
+
     /// The last stderr lines, for failure reports.
     pub fn stderr_tail(&self) -> String {
         self.transport.stderr_tail(20)

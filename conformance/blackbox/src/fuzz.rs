@@ -14,7 +14,15 @@
 //! end the authentic messages still decrypt and nothing leaked.
 //!
 //! Same seed and count give the same recipes; the bytes they produce are
-//! the same too when the adapter is seedable. A failure is minimised (each
+//! the same too when the adapter is seedable.
+//!
+//! **In process** ([`Harness`]): for a library written in Rust, a cargo-fuzz
+//! target serves its adapter inside the fuzzing process
+//! ([`crate::transport::register_in_process`]), records the same
+//! conversation once, and turns each libFuzzer input into a recipe
+//! ([`recipe_from_bytes`]) checked by the same oracle, with the leak scan
+//! of every input's answers and log; coverage then guides the mutations
+//! through the library's parser and ratchet. A failure is minimised (each
 //! mutation dropped while the input still fails the same way) and written
 //! as JSON; `fuzz --impl ... --replay FILE` records the conversation again
 //! and applies the recipe.
@@ -22,9 +30,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arbitrary::Unstructured;
 use serde::{Deserialize, Serialize};
 
-use crate::client::HelloError;
+use crate::client::{DEFAULT_TIMEOUT, HelloError};
 use crate::hex;
 use crate::model::{self, Config, LOW_ORDER, Party, Property, Step, Violation, World, interface};
 use crate::rng::Draw;
@@ -617,6 +626,126 @@ pub fn replay(
     };
     let v = replay_one(&model_config(&cfg), f.seed, &f.recipe);
     Ok((f, v))
+}
+
+/// The recipe a coverage-guided fuzzer's input stands for: the first byte
+/// picks the target, then each mutation is an operation byte and its
+/// operands, read with [`arbitrary::Unstructured`] (missing bytes read as
+/// zero), at most 16 mutations. Every recipe [`recipe`] draws has such an
+/// encoding, and `Truncate { keep: 0 }` followed by `Insert` replaces the
+/// whole message with bytes of the input.
+pub fn recipe_from_bytes(data: &[u8]) -> Recipe {
+    let mut u = Unstructured::new(data);
+    let target = u.choose_index(TARGETS.len()).unwrap_or(0);
+    let mut mutations = Vec::new();
+    while !u.is_empty() && mutations.len() < 16 {
+        let op: u8 = u.int_in_range(0..=8).unwrap_or(0);
+        let at: u32 = u.arbitrary().unwrap_or(0);
+        let small: u8 = u.arbitrary().unwrap_or(0);
+        let bytes = |u: &mut Unstructured<'_>| {
+            let n = usize::from(small);
+            hex::encode(u.bytes(n.min(u.len())).unwrap_or_default())
+        };
+        mutations.push(match op {
+            0 => Mutation::Flip { at, bit: small % 8 },
+            1 => Mutation::Set { at, value: small },
+            2 => Mutation::Delete {
+                at,
+                len: u16::from(small) + 1,
+            },
+            3 => Mutation::Insert {
+                at,
+                bytes: bytes(&mut u),
+            },
+            4 => Mutation::Truncate { keep: at },
+            5 => Mutation::Extend {
+                bytes: bytes(&mut u),
+            },
+            6 => Mutation::Splice {
+                from: small,
+                src: u.arbitrary().unwrap_or(0),
+                at,
+                len: u.arbitrary().unwrap_or(0),
+            },
+            7 => Mutation::LowOrder {
+                field: (at & 0xffff) as u16,
+                point: small,
+            },
+            _ => Mutation::Counter { edge: small },
+        });
+    }
+    Recipe { target, mutations }
+}
+
+/// One recorded conversation against an adapter, checked input after input
+/// by the fuzzer's oracle: what an in-process cargo-fuzz target drives
+/// (module docs). Each input's answers and log are scanned for leaks and
+/// then dropped, so memory stays flat over a night.
+pub struct Harness {
+    rec: Recorded<'static>,
+    inputs: u64,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("command", &self.rec.w.cfg.command)
+            .field("inputs", &self.inputs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// Connects to `command` (for a library in this process,
+    /// `in-process:<name>`), records the conversation of `seed` and scans
+    /// what the recording produced. The model's configuration lives as long
+    /// as the process (one harness per fuzzing process).
+    pub fn record(command: &str, seed: u64) -> Result<Self, String> {
+        let cfg: &'static Config = Box::leak(Box::new(model_config(&FuzzConfig {
+            command: command.to_owned(),
+            runs: 0,
+            seed,
+            timeout: DEFAULT_TIMEOUT,
+            out: PathBuf::new(),
+        })));
+        let mut rec = match record(cfg, seed) {
+            Ok(Ok(rec)) => rec,
+            Ok(Err(v)) => return Err(format!("recording the conversation: {}", describe(&v))),
+            Err(e) => return Err(format!("{command}: {e}")),
+        };
+        rec.w
+            .scan_new_output()
+            .map_err(|v| format!("recording the conversation: {}", describe(&v)))?;
+        Ok(Self { rec, inputs: 0 })
+    }
+
+    /// The adapter's name, from its hello.
+    pub fn name(&self) -> &str {
+        &self.rec.w.c.hello.name
+    }
+
+    /// Checks one input ([`recipe_from_bytes`]): `Err` says which property
+    /// failed, how, and the recipe and bytes that did it.
+    pub fn check(&mut self, data: &[u8]) -> Result<(), String> {
+        let recipe = recipe_from_bytes(data);
+        self.inputs += 1;
+        let verdict = match try_input(&mut self.rec, &recipe) {
+            Ok(_) => self.rec.w.scan_new_output().map_err(|v| (v, Vec::new())),
+            Err(failure) => Err(failure),
+        };
+        verdict.map_err(|(v, bytes)| {
+            format!(
+                "{}\nrecipe: {}\ninput bytes: {}",
+                describe(&v),
+                serde_json::to_string(&recipe).unwrap_or_default(),
+                hex::encode(&bytes)
+            )
+        })
+    }
+}
+
+fn describe(v: &Violation) -> String {
+    format!("{} ({}): {}", v.property.name(), v.kind, v.what)
 }
 
 #[cfg(test)]

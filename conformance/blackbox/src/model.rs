@@ -1439,6 +1439,26 @@ impl<'a> World<'a> {
         }
     }
 
+    /// Scans what the adapter answered and logged since the last call
+    /// (then forgets it): the in-process fuzzer checks every input's output
+    /// at once and keeps nothing across millions of inputs.
+    pub(crate) fn scan_new_output(&mut self) -> Step {
+        let transcript = std::mem::take(&mut self.c.transcript);
+        let (stderr, dropped) = self.c.take_stderr();
+        self.tally.check(Property::NoLeak);
+        if let Some(f) = self.leaks.scan(&transcript, &stderr).first() {
+            return Err(violation(Property::NoLeak, "leak", f.to_string()));
+        }
+        if dropped > 0 {
+            return Err(violation(
+                Property::Interface,
+                "stderr-flood",
+                format!("the adapter wrote more stderr than kept ({dropped} bytes not scanned)"),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn finish(mut self) -> (Tally, Option<Violation>, u64) {
         let mut end = Ok(());
         // Every copy tries the latest messages sent to its victim.

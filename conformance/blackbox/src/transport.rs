@@ -7,10 +7,20 @@
 //!
 //! Everything protocol-specific (what a hello must say, what a response
 //! means) is in [`crate::client`]; this module only moves lines.
+//!
+//! **In process.** A Rust library's adapter can also be served inside the
+//! suite's own process (an in-process fuzz target, where libFuzzer's
+//! coverage must see the library's code): [`register_in_process`] names a
+//! [`ServeFn`], and the command `in-process:<name>` then runs it on a thread
+//! over three pipes that stand for stdin, stdout and stderr. Everything
+//! else (framing, timeouts, the whole log kept for the leak scan) is the
+//! same as for a child process; a timed-out in-process adapter cannot be
+//! killed, so the transport is then dead and the thread is left behind.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{PipeReader, PipeWriter};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -108,10 +118,40 @@ enum StdoutEvent {
     End,
 }
 
+/// An adapter served in this process: it reads requests from the first
+/// pipe until it ends, writes responses to the second and its log (what a
+/// child writes to stderr) to the third.
+pub type ServeFn = fn(BufReader<PipeReader>, PipeWriter, PipeWriter);
+
+/// The command prefix that names a registered in-process adapter.
+pub const IN_PROCESS: &str = "in-process:";
+
+static IN_PROCESS_ADAPTERS: Mutex<Vec<(String, ServeFn)>> = Mutex::new(Vec::new());
+
+/// Registers `serve` as the adapter that the command `in-process:<name>`
+/// runs (replacing an earlier registration of `name`).
+pub fn register_in_process(name: &str, serve: ServeFn) {
+    let mut adapters = IN_PROCESS_ADAPTERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    adapters.retain(|(n, _)| n != name);
+    adapters.push((name.to_owned(), serve));
+}
+
+fn in_process_adapter(name: &str) -> Option<ServeFn> {
+    IN_PROCESS_ADAPTERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|&(_, serve)| serve)
+}
+
 /// A running adapter.
 pub struct Transport {
     command: String,
-    child: Child,
+    /// `None` for an in-process adapter.
+    child: Option<Child>,
     requests: Option<Sender<Vec<u8>>>,
     responses: Receiver<StdoutEvent>,
     stderr: Arc<Mutex<Stderr>>,
@@ -138,7 +178,12 @@ impl fmt::Debug for Transport {
 
 impl Transport {
     /// Starts `command` with `sh -c` in a process group of its own.
+    /// `in-process:<name>` runs the adapter registered under `name` (see
+    /// [`register_in_process`]) on a thread instead.
     pub fn spawn(command: &str) -> Result<Self, TransportError> {
+        if let Some(name) = command.strip_prefix(IN_PROCESS) {
+            return Self::in_process(command, name);
+        }
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(command)
@@ -160,15 +205,57 @@ impl Transport {
             kill_group(&mut child);
             return Err(TransportError::Spawn("pipes not available".into()));
         };
+        Ok(Self::framed(
+            command,
+            Some(child),
+            stdin,
+            stdout,
+            stderr_pipe,
+            Vec::new(),
+        ))
+    }
+
+    fn in_process(command: &str, name: &str) -> Result<Self, TransportError> {
+        let serve = in_process_adapter(name).ok_or_else(|| {
+            TransportError::Spawn(format!("no in-process adapter registered as `{name}`"))
+        })?;
+        let pipe = |what: &str| {
+            std::io::pipe().map_err(|e| TransportError::Spawn(format!("{what} pipe: {e}")))
+        };
+        let (stdin_r, stdin_w) = pipe("request")?;
+        let (stdout_r, stdout_w) = pipe("response")?;
+        let (stderr_r, stderr_w) = pipe("log")?;
+        let adapter = std::thread::Builder::new()
+            .name(format!("adapter {name}"))
+            .spawn(move || serve(BufReader::new(stdin_r), stdout_w, stderr_w))
+            .map_err(|e| TransportError::Spawn(format!("adapter thread: {e}")))?;
+        Ok(Self::framed(
+            command,
+            None,
+            stdin_w,
+            stdout_r,
+            stderr_r,
+            vec![adapter],
+        ))
+    }
+
+    /// The framing threads over an adapter's three streams.
+    fn framed(
+        command: &str,
+        child: Option<Child>,
+        stdin: impl Write + Send + 'static,
+        stdout: impl Read + Send + 'static,
+        stderr_pipe: impl Read + Send + 'static,
+        mut threads: Vec<JoinHandle<()>>,
+    ) -> Self {
         let (req_tx, req_rx) = channel::<Vec<u8>>();
         let (ev_tx, ev_rx) = sync_channel::<StdoutEvent>(16);
         let stderr = Arc::new(Mutex::new(Stderr::default()));
-        let mut threads = Vec::new();
         threads.push(std::thread::spawn(move || write_requests(stdin, &req_rx)));
         threads.push(std::thread::spawn(move || read_responses(stdout, &ev_tx)));
         let sink = Arc::clone(&stderr);
         threads.push(std::thread::spawn(move || drain_stderr(stderr_pipe, &sink)));
-        Ok(Self {
+        Self {
             command: command.to_owned(),
             child,
             requests: Some(req_tx),
@@ -178,7 +265,7 @@ impl Transport {
             next_id: 0,
             dead: None,
             calls: 0,
-        })
+        }
     }
 
     /// The command this adapter was started with.
@@ -228,7 +315,7 @@ impl Transport {
                 Ok(response)
             }
             Err(e) => {
-                kill_group(&mut self.child);
+                self.kill();
                 self.dead = Some(e.clone());
                 Err(e)
             }
@@ -269,10 +356,13 @@ impl Transport {
     }
 
     fn status(&mut self) -> String {
+        let Some(child) = self.child.as_mut() else {
+            return "in-process adapter returned".into();
+        };
         // Give an exiting adapter a moment so the status is known.
         let until = Instant::now() + Duration::from_millis(200);
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(status)) => return status.to_string(),
                 Ok(None) if Instant::now() < until => {
                     std::thread::sleep(Duration::from_millis(10));
@@ -302,27 +392,49 @@ impl Transport {
             .join("\n")
     }
 
+    /// Takes the stderr kept so far (the bytes and the count dropped),
+    /// leaving it empty: a long in-process fuzz run scans each input's log
+    /// once and keeps nothing.
+    pub fn take_stderr(&self) -> (Vec<u8>, usize) {
+        let mut guard = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let taken = std::mem::take(&mut *guard);
+        (taken.bytes, taken.dropped)
+    }
+
     /// Closes stdin, waits for the adapter to exit (at most
     /// half a second), kills its group, and returns its whole stderr once
     /// the pipe is drained.
     pub fn finish(mut self) -> (Vec<u8>, usize) {
         self.stop();
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        // A dead in-process adapter may still be stuck in the library: its
+        // thread is left behind rather than joined.
+        if self.child.is_some() || self.dead.is_none() {
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
+            }
         }
         self.stderr()
     }
 
     fn stop(&mut self) {
         self.requests = None;
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
         let until = Instant::now() + EXIT_GRACE;
         while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = child.try_wait() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        kill_group(&mut self.child);
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            kill_group(child);
+        }
     }
 }
 
@@ -357,7 +469,7 @@ fn parse_response(line: &str, expected_id: u64) -> Result<Outcome, String> {
     }
 }
 
-fn write_requests(mut stdin: ChildStdin, requests: &Receiver<Vec<u8>>) {
+fn write_requests(mut stdin: impl Write, requests: &Receiver<Vec<u8>>) {
     while let Ok(line) = requests.recv() {
         if stdin.write_all(&line).and_then(|()| stdin.flush()).is_err() {
             return;
@@ -475,6 +587,41 @@ mod tests {
         let mut t = Transport::spawn("read -r l; exit 3").expect("spawn");
         let err = call(&mut t, "x").expect_err("exited");
         assert!(matches!(err, TransportError::Exited { .. }), "{err}");
+    }
+
+    fn echo(input: BufReader<PipeReader>, mut output: PipeWriter, mut log: PipeWriter) {
+        for (i, line) in input.lines().enumerate() {
+            let Ok(line) = line else { return };
+            let _ = writeln!(log, "log {line}");
+            if line.contains("quit") {
+                return;
+            }
+            let _ = writeln!(output, "{{\"id\":{i},\"ok\":{{\"n\":{i}}}}}");
+        }
+    }
+
+    #[test]
+    fn an_in_process_adapter_is_framed_like_a_child() {
+        register_in_process("echo", echo);
+        let mut t = Transport::spawn("in-process:echo").expect("spawn");
+        for n in 0..3 {
+            let r = call(&mut t, "ping").expect("answer");
+            assert_eq!(
+                r.outcome,
+                Outcome::Ok(serde_json::from_str(&format!("{{\"n\":{n}}}")).expect("json"))
+            );
+        }
+        let (taken, _) = t.take_stderr();
+        assert_eq!(String::from_utf8_lossy(&taken).lines().count(), 3);
+        let _ = call(&mut t, "ping");
+        let err = call(&mut t, "quit").expect_err("returned");
+        assert!(matches!(err, TransportError::Exited { .. }), "{err}");
+        let (stderr, dropped) = t.finish();
+        assert_eq!(dropped, 0);
+        // Taken lines are gone; the two after them are kept.
+        assert_eq!(String::from_utf8_lossy(&stderr).lines().count(), 2);
+        let err = Transport::spawn("in-process:nothing-registered").expect_err("unknown");
+        assert!(err.to_string().contains("nothing-registered"), "{err}");
     }
 
     #[test]

@@ -112,3 +112,42 @@ fn the_fuzzer_finds_a_planted_flaw_and_its_file_replays_it() {
     assert_eq!(clean, None);
     let _ = std::fs::remove_dir_all(out);
 }
+
+#[test]
+fn the_in_process_harness_checks_each_input_with_the_fuzzers_oracle() {
+    use sealwire_blackbox::fuzz::{Harness, Mutation, recipe_from_bytes};
+    // The encoding: target byte, then (operation, 4-byte position, 1-byte
+    // operand) per mutation.
+    let flip = [1u8, 0, 7, 0, 0, 0, 3];
+    let decoded = recipe_from_bytes(&flip);
+    assert_eq!(decoded.target, 1);
+    assert_eq!(decoded.mutations, vec![Mutation::Flip { at: 7, bit: 3 }]);
+
+    let mut clean = Harness::record(&adapter(None), 5).expect("record");
+    assert!(clean.name().contains("reference"), "{}", clean.name());
+    // No mutation: an authentic message, skipped. A flip of every target:
+    // rejected, state unchanged, nothing leaked.
+    clean.check(&[]).expect("authentic");
+    for target in 0..6u8 {
+        let mut input = flip;
+        input[0] = target;
+        clean.check(&input).expect("a flipped message is rejected");
+    }
+    // A truncation to nothing, then bytes of the input: a whole message
+    // made by the fuzzer.
+    let mut whole = vec![2u8, 4, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 40];
+    whole.extend((0..40u8).map(|i| i.wrapping_mul(29)));
+    clean.check(&whole).expect("a made-up message is rejected");
+
+    let mut flawed = Harness::record(&adapter(Some("touch-on-reject")), 5).expect("record");
+    let mut input = flip;
+    input[0] = 1;
+    let err = flawed.check(&input).expect_err("the planted flaw");
+    assert!(err.starts_with("state_unchanged"), "{err}");
+    assert!(err.contains("recipe: {\"target\":1"), "{err}");
+
+    // Leaks are scanned from the recording on: a library that logs its
+    // plaintexts fails before any input.
+    let err = Harness::record(&adapter(Some("log-plaintext")), 5).expect_err("leak");
+    assert!(err.contains("no_leak"), "{err}");
+}
