@@ -345,6 +345,11 @@ pub struct Violation {
     pub kind: &'static str,
     /// What happened, naming operations and messages.
     pub what: String,
+    /// For an accepted tampered message: the plaintext it released is the
+    /// plaintext of an authentic message of the same conversation (a
+    /// byte-different re-encoding or replay of it), not a forged one.
+    /// The plaintext itself is not kept (it is a leak-scan canary).
+    pub replays_authentic_plaintext: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -620,6 +625,9 @@ pub(crate) struct World<'a> {
     pub(crate) skipped_count: bool,
     /// The one-time prekeys Bob had before the first message.
     pub(crate) unused_before: Vec<String>,
+    /// Plaintexts of authentic messages that are not in `msgs` (the
+    /// unanswered first messages).
+    pub(crate) other_plaintexts: Vec<Vec<u8>>,
 }
 
 pub(crate) type Step = Result<(), Violation>;
@@ -629,6 +637,7 @@ pub(crate) fn violation(property: Property, kind: &'static str, what: String) ->
         property,
         kind,
         what,
+        replays_authentic_plaintext: false,
     }
 }
 
@@ -669,6 +678,7 @@ impl<'a> World<'a> {
             secrets: h.has(Capability::Secrets),
             skipped_count: h.has(Capability::SkippedCount),
             unused_before: Vec::new(),
+            other_plaintexts: Vec::new(),
         })
     }
 
@@ -775,6 +785,7 @@ impl<'a> World<'a> {
             .c
             .initiate(&initiator, &bundle.bytes, &pt)
             .map_err(|e| interface("initiate", &e))?;
+        self.other_plaintexts.push(pt.clone());
         Ok((first, pt))
     }
 
@@ -1135,13 +1146,15 @@ impl<'a> World<'a> {
             let r = self.c.respond(&bob, bytes);
             self.tally.check(Property::Rejection);
             match r {
-                Ok((session, _)) => {
+                Ok((session, released)) => {
                     let _ = self.c.free(&session);
-                    return self.tolerated(violation(
+                    let mut v = violation(
                         Property::Rejection,
                         "accepted",
                         format!("Bob's party accepted {what} as a first message"),
-                    ));
+                    );
+                    v.replays_authentic_plaintext = self.is_authentic_plaintext(&released);
+                    return self.tolerated(v);
                 }
                 Err(OpError::Rejected(_)) => {}
                 Err(e) => return Err(interface("respond", &e)),
@@ -1168,16 +1181,27 @@ impl<'a> World<'a> {
         let r = self.c.decrypt(&s, bytes);
         self.tally.check(Property::Rejection);
         match r {
-            Ok(_) => Err(violation(
-                Property::Rejection,
-                "accepted",
-                format!("{to} accepted {what} and released a plaintext"),
-            )),
+            Ok(released) => {
+                let mut v = violation(
+                    Property::Rejection,
+                    "accepted",
+                    format!("{to} accepted {what} and released a plaintext"),
+                );
+                v.replays_authentic_plaintext = self.is_authentic_plaintext(&released);
+                Err(v)
+            }
             Err(OpError::Rejected(_)) => {
                 self.check_unchanged(to, before.as_deref(), &format!("{to} rejected {what}"))
             }
             Err(e) => Err(interface("decrypt", &e)),
         }
+    }
+
+    /// Whether `plaintext` is that of an authentic message of this
+    /// conversation.
+    fn is_authentic_plaintext(&self, plaintext: &[u8]) -> bool {
+        self.msgs.iter().any(|m| m.plaintext == plaintext)
+            || self.other_plaintexts.iter().any(|p| p == plaintext)
     }
 
     fn damaged(&self, id: usize, d: Damage) -> Option<Vec<u8>> {

@@ -146,6 +146,42 @@ fn the_in_process_harness_checks_each_input_with_the_fuzzers_oracle() {
     assert!(err.starts_with("state_unchanged"), "{err}");
     assert!(err.contains("recipe: {\"target\":1"), "{err}");
 
+    // A known finding is stepped over only where it is exactly that
+    // finding: a byte appended to Alice's same-chain message (target 2),
+    // accepted as the message itself, is a re-encoding; the same input
+    // releasing a made-up plaintext is a forgery and fails.
+    use sealwire_blackbox::fuzz::KnownFinding;
+    let extend = [2u8, 5, 0, 0, 0, 0, 1, 0x5a];
+    assert_eq!(
+        recipe_from_bytes(&extend).mutations,
+        vec![Mutation::Extend { bytes: "5a".into() }]
+    );
+    let known = [KnownFinding::AcceptedReencoding];
+    let mut lax = Harness::record(&adapter(Some("ignore-trailing-byte")), 5).expect("record");
+    let err = lax.check(&extend).expect_err("without the known finding");
+    assert!(err.starts_with("rejection (accepted)"), "{err}");
+    let mut lax = Harness::record(&adapter(Some("ignore-trailing-byte")), 5).expect("record");
+    let shown = lax
+        .check_with_known(&extend, &known)
+        .expect("a known re-encoding");
+    assert!(shown.is_some_and(|s| s.starts_with("rejection (accepted)")));
+    assert_eq!(lax.stepped_over(), 1);
+    // Recorded afresh: the same input shows it again, and the other checks
+    // go on (a flip is still rejected with the state unchanged).
+    assert!(
+        lax.check_with_known(&extend, &known)
+            .expect("again")
+            .is_some()
+    );
+    lax.check_with_known(&input, &known)
+        .expect("a flip is rejected");
+    assert_eq!(lax.stepped_over(), 2);
+    let mut forger = Harness::record(&adapter(Some("forge-on-trailing-byte")), 5).expect("record");
+    let err = forger
+        .check_with_known(&extend, &known)
+        .expect_err("a forged plaintext is never a known re-encoding");
+    assert!(err.starts_with("rejection (accepted)"), "{err}");
+
     // Leaks are scanned from the recording on: a library that logs its
     // plaintexts fails before any input.
     let err = Harness::record(&adapter(Some("log-plaintext")), 5).expect_err("leak");

@@ -61,6 +61,12 @@ enum Plant {
     BurnPrekeyOnReject,
     /// The hello's seed is mixed with the clock (while `seedable: true`).
     IgnoreSeed,
+    /// A message with one byte appended decrypts as the message without
+    /// it (an accepted re-encoding: the authentic plaintext is released).
+    IgnoreTrailingByte,
+    /// A rejected message with one byte appended releases a made-up
+    /// plaintext (a forgery).
+    ForgeOnTrailingByte,
 }
 
 struct Adapter {
@@ -324,6 +330,24 @@ impl Adapter {
                         Reply::Ok(json!({ "plaintext": hex::encode(&p) }))
                     }
                     Some(Err(e)) => {
+                        if matches!(
+                            self.plant,
+                            Plant::IgnoreTrailingByte | Plant::ForgeOnTrailingByte
+                        ) && message.len() > 1
+                            && let (Some(session), Some(rng)) = (
+                                text("session").and_then(|s| self.sessions.get_mut(s)),
+                                self.rng.as_mut(),
+                            )
+                            && let Ok(p) =
+                                session.decrypt_with_rng(&message[..message.len() - 1], rng)
+                        {
+                            let released = if self.plant == Plant::ForgeOnTrailingByte {
+                                b"forged".to_vec()
+                            } else {
+                                p
+                            };
+                            return Reply::Ok(json!({ "plaintext": hex::encode(&released) }));
+                        }
                         if self.plant == Plant::ReplayCache
                             && let Some(p) = self.cache.get(&message)
                         {
@@ -445,6 +469,8 @@ fn main() {
         Ok("touch-on-reject") => Plant::TouchOnReject,
         Ok("burn-prekey-on-reject") => Plant::BurnPrekeyOnReject,
         Ok("ignore-seed") => Plant::IgnoreSeed,
+        Ok("ignore-trailing-byte") => Plant::IgnoreTrailingByte,
+        Ok("forge-on-trailing-byte") => Plant::ForgeOnTrailingByte,
         _ => Plant::None,
     };
     let mut adapter = Adapter {
