@@ -620,6 +620,9 @@ pub(crate) struct World<'a> {
     pub(crate) skipped_count: bool,
     /// The one-time prekeys Bob had before the first message.
     pub(crate) unused_before: Vec<String>,
+    /// The receiver and its exported state before the last non-first
+    /// `must_reject` (for [`World::restore_after_change`]).
+    pub(crate) last_before: Option<(Party, Vec<u8>)>,
 }
 
 pub(crate) type Step = Result<(), Violation>;
@@ -692,6 +695,7 @@ impl<'a> World<'a> {
             secrets: h.has(Capability::Secrets),
             skipped_count: h.has(Capability::SkippedCount),
             unused_before: Vec::new(),
+            last_before: None,
         })
     }
 
@@ -1190,6 +1194,7 @@ impl<'a> World<'a> {
             return Ok(());
         }
         let before = self.export(to)?;
+        self.last_before = before.clone().map(|b| (to, b));
         let s = self.sessions[to.i()].clone();
         let r = self.c.decrypt(&s, bytes);
         self.tally.check(Property::Rejection);
@@ -1204,6 +1209,29 @@ impl<'a> World<'a> {
             }
             Err(e) => Err(interface("decrypt", &e)),
         }
+    }
+
+    /// After a rejection that changed the receiver's exported state (a
+    /// `state_unchanged` violation of the last `must_reject`): imports the
+    /// state from before the rejection into a new session handle, which
+    /// replaces the changed one. True only when the new handle exports
+    /// exactly that state, so the conversation can go on as if the
+    /// rejected input had never arrived; false (nothing to restore, no
+    /// `state` capability, or an inexact import) leaves the world to be
+    /// recorded again.
+    pub(crate) fn restore_after_change(&mut self) -> bool {
+        let Some((p, before)) = self.last_before.take() else {
+            return false;
+        };
+        let party = self.parties[p.i()].clone();
+        let Ok(handle) = self.c.import_state(&party, &before) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.sessions[p.i()], handle);
+        if self.c.free(&old).is_err() {
+            return false;
+        }
+        matches!(self.export(p), Ok(Some(now)) if now == before)
     }
 
     fn damaged(&self, id: usize, d: Damage) -> Option<Vec<u8>> {
@@ -1932,6 +1960,7 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
     let mut all_keys: HashMap<Vec<u8>, (u64, Party, u32)> = HashMap::new();
     let mut cases = 0;
     for case in 0..cfg.cases {
+        crate::progress::tick("model", case, cfg.cases);
         let ops = schedule(cfg.seed, case, cfg.max_ops);
         let r = match run_schedule(cfg, cfg.seed, case, &ops) {
             Ok(r) => r,
