@@ -8,8 +8,8 @@
 # fuzz inputs, the same seed) and this script records or checks the full
 # ones in conformance/findings/full/<name>.json. Expected duration, from the
 # per-case times of the bounded campaigns (conformance/blackbox/README.md):
-# roughly 10 hours for all of them on 2 cores, most of it in the Node and
-# oldmemo adapters; the reference alone: see the README.
+# up to some 14 hours for all of them on a loaded 2-core machine, most of it
+# in the Node and oldmemo adapters; the reference alone: see the README.
 #
 #   sh conformance/blackbox/full-campaigns.sh            # check against the recorded full results
 #   sh conformance/blackbox/full-campaigns.sh --record   # record them
