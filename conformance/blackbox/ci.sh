@@ -34,35 +34,22 @@ campaign() {
 }
 campaign reference --impl target/release/reference-blackbox-adapter --cases 256 --runs 10000 --seed 1
 campaign vodozemac --impl conformance/adapters/vodozemac/run.sh --cases 256 --runs 10000 --seed 1
-# libolm (issue 13's third CI target): the bounded subset, 64 cases and
-# 2,000 fuzz inputs with seed 1; 55 s on this machine (2 Dec 2026, idle,
-# python-olm already installed by conformance/adapters/libolm/run.sh).
+# Every protocol-2 adapter of issues 13 and 14, bounded: 64 cases and 2,000
+# fuzz inputs with seed 1 each (the same seed for every implementation, so
+# the results compare; each case starts a Python or Node process). Times
+# measured one after another: conformance/blackbox/README.md. The full
+# campaigns: conformance/blackbox/full-campaigns.sh. Each run.sh installs its
+# locked packages into its own directory on first use.
 campaign libolm --impl conformance/adapters/libolm/run.sh --cases 64 --runs 2000 --seed 1
-# The other protocol-2 adapters of issues 13 and 14 (each run.sh installs its
-# locked packages into its own directory on first use). Bounded subset: 64
-# cases and 2,000 fuzz inputs with seed 1 each (each case starts a Python or
-# Node process); the full campaigns (256 / 10,000, seed 1) are
-# conformance/blackbox/full-campaigns.sh. These seven take several minutes
-# each on 2 cores and have not yet been timed or re-checked one after another
-# on a quiet machine, so CI does not run them yet: BLACKBOX_ALL=1 does (and
-# `--record` always re-records them). Their recorded results stay in
-# conformance/findings/ and FINDINGS.md is checked against them below.
-if [ "${BLACKBOX_ALL:-0}" = 1 ] || [ "$mode" = --record ]; then
-    campaign python --impl conformance/adapters/python/adapter.sh --cases 64 --runs 2000 --seed 1
-    campaign omemo-dr --impl conformance/adapters/omemo-dr/run.sh --cases 64 --runs 2000 --seed 1
-    campaign oldmemo --impl conformance/adapters/oldmemo/run.sh --cases 64 --runs 2000 --seed 1
-    campaign libsignal-client --impl conformance/adapters/libsignal-client/run.sh --cases 64 --runs 2000 --seed 1
-    campaign libsignal-wa-copy --impl 'conformance/adapters/libsignal-wa/run.sh --store copy' --cases 64 --runs 2000 --seed 1
-    # Not yet recorded (its fuzzer had not finished after 20 min under load;
-    # conformance/findings/libsignal-wa-live.notes.md has the model's results):
-    # campaign libsignal-wa-live --impl 'conformance/adapters/libsignal-wa/run.sh --store live' --cases 64 --runs 2000 --seed 1
-    campaign libsignal-node-copy --impl 'conformance/adapters/libsignal-node/run.sh --store copy' --cases 64 --runs 2000 --seed 1
-    # Not yet recorded (its fuzzer had not finished after 20 min under load;
-    # conformance/findings/libsignal-node-live.notes.md has the model's results):
-    # campaign libsignal-node-live --impl 'conformance/adapters/libsignal-node/run.sh --store live' --cases 64 --runs 2000 --seed 1
-    campaign privacyresearch-ts --impl conformance/adapters/privacyresearch-ts/run.sh --cases 64 --runs 2000 --seed 1
-
-fi
+campaign python --impl conformance/adapters/python/adapter.sh --cases 64 --runs 2000 --seed 1
+campaign omemo-dr --impl conformance/adapters/omemo-dr/run.sh --cases 64 --runs 2000 --seed 1
+campaign oldmemo --impl conformance/adapters/oldmemo/run.sh --cases 64 --runs 2000 --seed 1
+campaign libsignal-client --impl conformance/adapters/libsignal-client/run.sh --cases 64 --runs 2000 --seed 1
+campaign libsignal-wa-copy --impl 'conformance/adapters/libsignal-wa/run.sh --store copy' --cases 64 --runs 2000 --seed 1
+campaign libsignal-wa-live --impl 'conformance/adapters/libsignal-wa/run.sh --store live' --cases 64 --runs 2000 --seed 1
+campaign libsignal-node-copy --impl 'conformance/adapters/libsignal-node/run.sh --store copy' --cases 64 --runs 2000 --seed 1
+campaign libsignal-node-live --impl 'conformance/adapters/libsignal-node/run.sh --store live' --cases 64 --runs 2000 --seed 1
+campaign privacyresearch-ts --impl conformance/adapters/privacyresearch-ts/run.sh --cases 64 --runs 2000 --seed 1
 
 if [ "$mode" = --record ]; then
     "$bb" findings --json conformance/findings/summary.json

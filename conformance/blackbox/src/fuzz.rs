@@ -169,6 +169,12 @@ pub struct FuzzReport {
     pub inputs: u64,
     /// Inputs skipped (the mutations gave back an authentic message).
     pub skipped: u64,
+    /// Checks that failed: inputs, the recording of the conversation and
+    /// the final check after the inputs (one failure file per kind:
+    /// `failures`).
+    pub failed: u64,
+    /// The inputs among them.
+    pub failed_inputs: u64,
     /// Failures, minimised, with the file each was written to.
     pub failures: Vec<(FailureFile, PathBuf)>,
     /// Requests answered.
@@ -202,7 +208,22 @@ impl FuzzReport {
             self.inputs,
             self.failures.len()
         ));
+        let (passed, failed, skipped) = self.counts();
+        out.push_str(&format!(
+            "{passed} passed, {failed} failed, {skipped} skipped\n"
+        ));
         out
+    }
+
+    /// `(passed, failed, skipped)`: inputs rejected with the state
+    /// unchanged and nothing leaked, failed checks, inputs skipped as
+    /// authentic.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.inputs.saturating_sub(self.failed_inputs),
+            self.failed,
+            self.skipped,
+        )
     }
 }
 
@@ -543,20 +564,34 @@ pub fn run(cfg: &FuzzConfig) -> Result<FuzzReport, HelloError> {
                     };
                     let path = write_failure(&cfg.out, &f);
                     report.failures.push((f, path));
+                    report.failed += 1;
                     break;
                 }
             }
         }
         let Some(r) = rec.as_mut() else { break };
+        crate::progress::tick("fuzz", run, cfg.runs);
         let recipe = recipe(cfg.seed, run);
         match try_input(r, &recipe) {
             Ok(true) => report.inputs += 1,
             Ok(false) => report.skipped += 1,
             Err((v, bytes)) => {
                 report.inputs += 1;
-                report.calls += r.w.c.calls();
-                if let Some(old) = rec.take() {
-                    drop(old.w.c.finish());
+                report.failed += 1;
+                report.failed_inputs += 1;
+                // A rejection that changed the state: the state from before
+                // is imported in place of the changed session when the
+                // adapter can (exactly, or not at all), instead of a new
+                // process recording the conversation again (a library that
+                // changes its state on most rejections, such as the
+                // JavaScript forks over a live store, SW-2026-001, would
+                // otherwise cost one recording per input).
+                let restored = v.property == Property::StateUnchanged && r.w.restore_after_change();
+                if !restored {
+                    report.calls += r.w.c.calls();
+                    if let Some(old) = rec.take() {
+                        drop(old.w.c.finish());
+                    }
                 }
                 // One failure file per (property, kind, target): the rest
                 // are the same finding again.
@@ -603,6 +638,7 @@ pub fn run(cfg: &FuzzConfig) -> Result<FuzzReport, HelloError> {
             };
             let path = write_failure(&cfg.out, &f);
             report.failures.push((f, path));
+            report.failed += 1;
         }
     }
     report.seconds = start.elapsed().as_secs_f64();

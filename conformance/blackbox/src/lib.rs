@@ -10,7 +10,8 @@
 //! - [`model`]: the black-box property model (`props`);
 //! - [`leaks`]: canaries and secrets searched in every output and stderr;
 //! - [`fuzz`]: the message fuzzer (`fuzz`);
-//! - [`campaign`]: fixed-seed campaigns, recorded findings and FINDINGS.md.
+//! - [`campaign`]: fixed-seed campaigns, recorded findings and FINDINGS.md;
+//! - [`progress`]: a hook through which a front end shows a run's progress.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -21,5 +22,6 @@ pub mod fuzz;
 pub mod hex;
 pub mod leaks;
 pub mod model;
+pub mod progress;
 pub mod rng;
 pub mod transport;

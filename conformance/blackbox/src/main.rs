@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use sealwire_blackbox::{campaign, fuzz, model};
+use indicatif::{ProgressBar, ProgressStyle};
+use sealwire_blackbox::{campaign, fuzz, model, progress};
 
 const USAGE: &str = "usage:
   sealwire-blackbox props --impl '<command>' [--cases N] [--seed S] [--max-ops M] [--timeout SECS] [--tolerate NAME]... [--no-fixed]
@@ -57,8 +58,9 @@ fn props(args: &[String]) -> Result<ExitCode, String> {
     }
     let report = model::run(&cfg).map_err(|e| e.to_string())?;
     print!("{}", report.render());
-    let (_, failed, _) = report.counts();
-    Ok(if failed == 0 {
+    // A run that checked nothing does not pass.
+    let (passed, failed, _) = report.counts();
+    Ok(if failed == 0 && passed > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -106,7 +108,8 @@ fn fuzz_cmd(args: &[String]) -> Result<ExitCode, String> {
     }
     let report = fuzz::run(&cfg).map_err(|e| e.to_string())?;
     print!("{}", report.render());
-    Ok(if report.failures.is_empty() {
+    // A run that sent no input does not pass.
+    Ok(if report.failures.is_empty() && report.counts().0 > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -229,7 +232,27 @@ fn findings_cmd(args: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A progress bar on stderr for the model's cases and the fuzzer's inputs
+/// (indicatif draws nothing when stderr is not a terminal, as in CI).
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>5} [{bar:40}] {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    let b = bar.clone();
+    progress::set(Some(Box::new(move |what, done, total| {
+        if b.message() != what {
+            b.reset();
+            b.set_message(what.to_owned());
+        }
+        b.set_length(total);
+        b.set_position(done);
+    })));
+    bar
+}
+
 fn main() -> ExitCode {
+    let bar = progress_bar();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("props") => props(&args[1..]),
@@ -244,6 +267,8 @@ fn main() -> ExitCode {
         }
         _ => Err(USAGE.to_owned()),
     };
+    progress::set(None);
+    bar.finish_and_clear();
     match result {
         Ok(code) => code,
         Err(e) => {

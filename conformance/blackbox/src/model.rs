@@ -628,9 +628,35 @@ pub(crate) struct World<'a> {
     /// Plaintexts of authentic messages that are not in `msgs` (the
     /// unanswered first messages).
     pub(crate) other_plaintexts: Vec<Vec<u8>>,
+    /// The receiver and its exported state before the last non-first
+    /// `must_reject` (for [`World::restore_after_change`]).
+    pub(crate) last_before: Option<(Party, Vec<u8>)>,
 }
 
 pub(crate) type Step = Result<(), Violation>;
+
+/// The fresh_ciphertext check of one message: `Some("repeat")` when it is
+/// byte-identical to an earlier one, `Some("repeat-tail")` when it is an
+/// `ordinary` message (not of the first kind, as far as the runner can
+/// tell) whose last 16 bytes, where ordinary Double Ratchet formats put the
+/// authentication tag, end an earlier ordinary message. First-kind messages
+/// are checked whole only: a first message may end with fields that every
+/// first message of the session repeats until the responder answers (a
+/// PQXDH `PreKeySignalMessage` ends with its Kyber ciphertext).
+pub(crate) fn freshness(
+    seen: &mut HashSet<Vec<u8>>,
+    seen_tails: &mut HashSet<Vec<u8>>,
+    bytes: &[u8],
+    ordinary: bool,
+) -> Option<&'static str> {
+    if !seen.insert(bytes.to_vec()) {
+        return Some("repeat");
+    }
+    if ordinary && bytes.len() >= 16 && !seen_tails.insert(bytes[bytes.len() - 16..].to_vec()) {
+        return Some("repeat-tail");
+    }
+    None
+}
 
 pub(crate) fn violation(property: Property, kind: &'static str, what: String) -> Violation {
     Violation {
@@ -679,6 +705,7 @@ impl<'a> World<'a> {
             skipped_count: h.has(Capability::SkippedCount),
             unused_before: Vec::new(),
             other_plaintexts: Vec::new(),
+            last_before: None,
         })
     }
 
@@ -809,34 +836,39 @@ impl<'a> World<'a> {
             lost: false,
             ratchet_key: None,
         };
-        // fresh_ciphertext
-        self.tally.check(Property::FreshCiphertext);
-        let tail = msg.bytes[msg.bytes.len().saturating_sub(16)..].to_vec();
-        if !self.seen.insert(msg.bytes.clone()) {
-            return Err(violation(
-                Property::FreshCiphertext,
-                "repeat",
-                format!("{} is byte-identical to an earlier message", msg.name(id)),
-            ));
-        }
-        if tail.len() == 16 && !self.seen_tails.insert(tail) {
-            return Err(violation(
-                Property::FreshCiphertext,
-                "repeat-tail",
-                format!(
-                    "{} ends with the same 16 bytes as an earlier message",
-                    msg.name(id)
-                ),
-            ));
-        }
-        // layout: kind and ratchet key
+        // layout: kind (for fresh_ciphertext and overhead)
         let mut is_first_kind = if first { Some(true) } else { None };
-        if self.layout {
+        let layout = if self.layout {
             let l = self
                 .c
                 .layout(&msg.bytes)
                 .map_err(|e| interface("layout", &e))?;
             is_first_kind = Some(l.first);
+            Some(l)
+        } else {
+            None
+        };
+        // Without a layout, an initiator's message before any reply may be
+        // of either kind (Signal and Olm repeat their first message).
+        let maybe_first = from == Party::Alice && self.sides[0].accepted.is_empty();
+        let ordinary = match is_first_kind {
+            Some(kind) => !kind,
+            None => !maybe_first,
+        };
+        // fresh_ciphertext
+        self.tally.check(Property::FreshCiphertext);
+        if let Some(kind) = freshness(&mut self.seen, &mut self.seen_tails, &msg.bytes, ordinary) {
+            let what = match kind {
+                "repeat" => format!("{} is byte-identical to an earlier message", msg.name(id)),
+                _ => format!(
+                    "{} ends with the same 16 bytes as an earlier message",
+                    msg.name(id)
+                ),
+            };
+            return Err(violation(Property::FreshCiphertext, kind, what));
+        }
+        // layout: ratchet key
+        if let Some(l) = layout {
             self.tally.check(Property::FreshRatchetKeys);
             match self.keys.get(&l.ratchet_key) {
                 Some(&(p, t)) if (p, t) != (from, turn) => {
@@ -861,9 +893,7 @@ impl<'a> World<'a> {
         let (lo, hi) = match is_first_kind {
             Some(true) => h.overhead_first,
             Some(false) => h.overhead_message,
-            // Without a layout, an initiator's message before any reply may
-            // be of either kind (Signal and Olm repeat their first message).
-            None if from == Party::Alice && self.sides[0].accepted.is_empty() => (
+            None if maybe_first => (
                 h.overhead_first.0.min(h.overhead_message.0),
                 h.overhead_first.1.max(h.overhead_message.1),
             ),
@@ -1177,6 +1207,7 @@ impl<'a> World<'a> {
             return Ok(());
         }
         let before = self.export(to)?;
+        self.last_before = before.clone().map(|b| (to, b));
         let s = self.sessions[to.i()].clone();
         let r = self.c.decrypt(&s, bytes);
         self.tally.check(Property::Rejection);
@@ -1202,6 +1233,29 @@ impl<'a> World<'a> {
     fn is_authentic_plaintext(&self, plaintext: &[u8]) -> bool {
         self.msgs.iter().any(|m| m.plaintext == plaintext)
             || self.other_plaintexts.iter().any(|p| p == plaintext)
+    }
+
+    /// After a rejection that changed the receiver's exported state (a
+    /// `state_unchanged` violation of the last `must_reject`): imports the
+    /// state from before the rejection into a new session handle, which
+    /// replaces the changed one. True only when the new handle exports
+    /// exactly that state, so the conversation can go on as if the
+    /// rejected input had never arrived; false (nothing to restore, no
+    /// `state` capability, or an inexact import) leaves the world to be
+    /// recorded again.
+    pub(crate) fn restore_after_change(&mut self) -> bool {
+        let Some((p, before)) = self.last_before.take() else {
+            return false;
+        };
+        let party = self.parties[p.i()].clone();
+        let Ok(handle) = self.c.import_state(&party, &before) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.sessions[p.i()], handle);
+        if self.c.free(&old).is_err() {
+            return false;
+        }
+        matches!(self.export(p), Ok(Some(now)) if now == before)
     }
 
     fn damaged(&self, id: usize, d: Damage) -> Option<Vec<u8>> {
@@ -1930,6 +1984,7 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
     let mut all_keys: HashMap<Vec<u8>, (u64, Party, u32)> = HashMap::new();
     let mut cases = 0;
     for case in 0..cfg.cases {
+        crate::progress::tick("model", case, cfg.cases);
         let ops = schedule(cfg.seed, case, cfg.max_ops);
         let r = match run_schedule(cfg, cfg.seed, case, &ops) {
             Ok(r) => r,
@@ -2046,6 +2101,40 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_messages_that_repeat_a_trailing_field_are_fresh() {
+        // Three PQXDH-like first messages: distinct bodies, the same
+        // 20-byte trailing field (a Kyber ciphertext repeated until the
+        // responder answers).
+        let (mut seen, mut tails) = (HashSet::new(), HashSet::new());
+        let first = |i: u8| {
+            let mut m = vec![0x33, i, i.wrapping_mul(7), 0x40];
+            m.extend([0xab; 20]);
+            m
+        };
+        for i in 0..3 {
+            assert_eq!(freshness(&mut seen, &mut tails, &first(i), false), None);
+        }
+        // A first message sent twice is still a repeat.
+        assert_eq!(
+            freshness(&mut seen, &mut tails, &first(1), false),
+            Some("repeat")
+        );
+        // Ordinary messages: a repeated tag is flagged.
+        let msg = |i: u8| {
+            let mut m = vec![0x44, i];
+            m.extend([0xcd; 16]);
+            m
+        };
+        assert_eq!(freshness(&mut seen, &mut tails, &msg(0), true), None);
+        assert_eq!(
+            freshness(&mut seen, &mut tails, &msg(1), true),
+            Some("repeat-tail")
+        );
+        // A message shorter than a tag is checked whole only.
+        assert_eq!(freshness(&mut seen, &mut tails, &[1, 2, 3], true), None);
+    }
 
     #[test]
     fn schedules_are_a_function_of_the_seed() {
