@@ -24,9 +24,12 @@ USAGE:
     sealwire-conformance help
 
 run (the default) runs every vector against an implementation and prints a
-per-area table of passed, failed and skipped tests. Exit status: 0 if every
-selected test passed, 1 on any failure or if no test ran, 2 on a usage or
-I/O error.
+per-area table of passed, failed and skipped tests, which capability claims
+held, and the closing line `N passed, M failed, K skipped`. A test needing a
+capability the implementation did not announce is skipped; `unsupported`
+answered inside an announced capability fails the test. Exit status: 0 if
+every selected test passed (and every --require held), 1 on any failure, if
+no test was selected or a requirement was not met, 2 on a usage or I/O error.
 
     --impl '<command>'   run `sh -c '<command>'` as an adapter (ADAPTER.md)
                          instead of the built-in reference implementation
@@ -38,6 +41,9 @@ I/O error.
     --timeout <secs>     per-request timeout for --impl (default 10)
     --vectors <dir>      the vectors directory (default: this crate's vectors/)
     --quiet              no progress on stderr
+    --require <caps|all> fail unless each listed capability (comma-separated,
+                         or `all`) was announced, none of its tests was
+                         skipped and all passed; CI should use --require all
 
 generate rewrites every vector file from fixed seeds (removing files it no
 longer makes); with --check it writes nothing and fails (exit 1) if the
@@ -98,6 +104,34 @@ struct RunArgs {
     timeout: Duration,
     vectors: PathBuf,
     quiet: bool,
+    require: Vec<sealwire_adapter::Capability>,
+}
+
+/// Parses `--require`'s value: `all`, or capability names separated by
+/// commas.
+pub(crate) fn parse_require(text: &str) -> Result<Vec<sealwire_adapter::Capability>, String> {
+    use sealwire_adapter::Capability;
+    if text.trim() == "all" {
+        return Ok(Capability::ALL.to_vec());
+    }
+    let mut list = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        let capability = Capability::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+                format!(
+                    "--require: unknown capability `{name}`; `all` or a comma-separated list of: {}",
+                    names.join(", ")
+                )
+            })?;
+        if !list.contains(&capability) {
+            list.push(capability);
+        }
+    }
+    Ok(list)
 }
 
 fn default_vectors() -> PathBuf {
@@ -113,6 +147,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         timeout: sealwire_adapter::DEFAULT_TIMEOUT,
         vectors: default_vectors(),
         quiet: false,
+        require: Vec::new(),
     };
     let mut options_in = crate::cli::OptionParser::new(args);
     while let Some(name) = options_in.next_name() {
@@ -125,6 +160,13 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             "--vectors" => parsed.vectors = value()?.into(),
             "--timeout" => parsed.timeout = sealwire_adapter::parse_timeout(&value()?)?,
             "--quiet" => parsed.quiet = true,
+            "--require" => {
+                for c in parse_require(&value()?)? {
+                    if !parsed.require.contains(&c) {
+                        parsed.require.push(c);
+                    }
+                }
+            }
             other => return Err(format!("unknown option `{other}` for run")),
         }
     }
@@ -143,6 +185,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let options = RunOptions {
         filters: args.filters.clone(),
         progress: !args.quiet,
+        require: args.require.clone(),
     };
     let mut report = match &args.implementation {
         None => {
@@ -160,6 +203,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                     results: Vec::new(),
                     load_errors: vec![format!("the implementation could not be started: {e}")],
                     duration: Duration::ZERO,
+                    required: options.require.clone(),
                 },
             }
         }

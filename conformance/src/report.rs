@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::runner::{Failure, Outcome, RunReport, TestResult};
+use crate::runner::{ClaimStatus, Failure, Outcome, RunReport, TestResult};
 
 /// Passed, failed and skipped counts of one area.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,20 +137,63 @@ pub fn render_text(report: &RunReport) -> String {
             let _ = writeln!(out, "  {e}");
         }
     }
+    let unmet = report.unmet_requirements();
+    if !unmet.is_empty() {
+        let _ = writeln!(out, "\nrequirements not met (--require):");
+        for why in &unmet {
+            let _ = writeln!(out, "  {why}");
+        }
+    }
+    let _ = writeln!(out, "\n{}", render_claims(report));
     let verdict = if report.success() {
         "PASS"
     } else if report.results.is_empty() {
-        "FAIL (no tests ran)"
+        "FAIL (no test selected)"
     } else {
         "FAIL"
     };
+    let (passed, failed, skipped) = report.counts();
     let _ = writeln!(
         out,
-        "\n{} tests in {:.2} s: {verdict}",
+        "{verdict}: {} tests in {:.2} s",
         report.results.len(),
         report.duration.as_secs_f64()
     );
+    let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
     out
+}
+
+/// Which capability claims held: `conformant: kdf, session; failed: …;
+/// partly tested: …; not tested: state (not announced), …`.
+pub fn render_claims(report: &RunReport) -> String {
+    let mut groups: [(&str, Vec<String>); 4] = [
+        ("conformant", Vec::new()),
+        ("failed", Vec::new()),
+        ("partly tested", Vec::new()),
+        ("not tested", Vec::new()),
+    ];
+    for claim in report.claims() {
+        let name = claim.capability.name();
+        let (group, entry) = match claim.status {
+            ClaimStatus::Conformant => (0, name.to_owned()),
+            ClaimStatus::Failed => (1, format!("{name} ({} failed)", claim.failed)),
+            ClaimStatus::Partial => (2, format!("{name} ({} skipped)", claim.skipped)),
+            ClaimStatus::NoTests => (3, format!("{name} (no selected test)")),
+            ClaimStatus::NotAnnounced => (3, format!("{name} (not announced)")),
+        };
+        groups[group].1.push(entry);
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(label, names)| {
+            if names.is_empty() {
+                format!("{label}: none")
+            } else {
+                format!("{label}: {}", names.join(", "))
+            }
+        })
+        .collect();
+    format!("capabilities {}", parts.join("; "))
 }
 
 /// The JSON report.
@@ -198,6 +241,19 @@ pub fn render_json(report: &RunReport) -> String {
         "implementation": report.implementation,
         "capabilities": report.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>(),
         "success": report.success(),
+        "required": report.required.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "unmetRequirements": report.unmet_requirements(),
+        "claims": report.claims().iter().map(|c| json!({
+            "capability": c.capability.name(),
+            "status": match c.status {
+                ClaimStatus::Conformant => "conformant",
+                ClaimStatus::Failed => "failed",
+                ClaimStatus::Partial => "partly tested",
+                ClaimStatus::NoTests => "no selected test",
+                ClaimStatus::NotAnnounced => "not announced",
+            },
+            "passed": c.passed, "failed": c.failed, "skipped": c.skipped,
+        })).collect::<Vec<_>>(),
         "durationSeconds": report.duration.as_secs_f64(),
         "summary": {"passed": passed, "failed": failed, "skipped": skipped},
         "areas": areas,
@@ -330,6 +386,11 @@ mod tests {
             tc_id,
             comment: format!("test <{tc_id}> & \"more\""),
             flags: vec!["Flag".into()],
+            needs: match area {
+                "kdf" => vec![Capability::Kdf],
+                "session" => vec![Capability::Session],
+                _ => vec![Capability::State],
+            },
             outcome,
         }
     }
@@ -361,6 +422,7 @@ mod tests {
             ],
             load_errors: vec!["wire/bad.json: not a valid vector file".into()],
             duration: Duration::from_millis(1500),
+            required: Vec::new(),
         }
     }
 
@@ -403,7 +465,41 @@ mod tests {
         );
         assert!(!text.contains("tcId 2: test <2>"), "{text}");
         assert!(text.contains("wire/bad.json"), "{text}");
-        assert!(text.contains("5 tests in 1.50 s: FAIL"), "{text}");
+        assert!(text.contains("FAIL: 5 tests in 1.50 s"), "{text}");
+        assert!(
+            text.contains(
+                "capabilities conformant: kdf; failed: session (2 failed); partly tested: none; \
+                 not tested: primitives (not announced), bundle (not announced), \
+                 x3dh_secret (not announced), wire (not announced), state (not announced), \
+                 sealed_state (not announced), skipped_count (not announced)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.trim_end().ends_with("2 passed, 2 failed, 1 skipped"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn required_capabilities_decide_the_verdict() {
+        let mut report = report();
+        report.results.retain(|r| r.area == "kdf");
+        report.load_errors.clear();
+        assert!(report.success());
+        report.required = vec![Capability::Kdf];
+        assert!(report.success(), "{:?}", report.unmet_requirements());
+        report.required = vec![Capability::Kdf, Capability::Session];
+        // Session is announced but no selected test exercises it.
+        assert!(!report.success());
+        report.required = vec![Capability::State];
+        assert_eq!(
+            report.unmet_requirements(),
+            ["`state` is required but was not announced (0 tests skipped)"]
+        );
+        let text = render_text(&report);
+        assert!(text.contains("requirements not met (--require):"), "{text}");
+        assert!(text.contains("FAIL: 2 tests"), "{text}");
     }
 
     #[test]

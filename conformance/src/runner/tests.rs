@@ -448,6 +448,7 @@ fn filters_select_by_path_tcid_and_flag() {
         &RunOptions {
             filters: f(&["nothing matches this"]),
             progress: false,
+            require: Vec::new(),
         },
     );
     assert!(report.results.is_empty());
