@@ -18,10 +18,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod cli;
 mod command;
 pub mod ct;
 mod interop;
+mod progress;
 mod props;
 mod report;
 mod runner;

@@ -178,25 +178,95 @@ fn filters_select_and_an_empty_selection_fails() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    for args in [
-        &["run", "--bogus"][..],
-        &["run", "--timeout", "soon"],
-        &["run", "--timeout", "0"],
-        &["run", "--impl"],
-        &["frobnicate"],
-        &["run", "--vectors", "/nonexistent/sealwire-vectors"],
+fn usage_errors_exit_2_and_name_the_argument() {
+    for (args, named) in [
+        (&["run", "--bogus"][..], "--bogus"),
+        (&["run", "--timeout", "soon"], "--timeout"),
+        (&["run", "--timeout", "0"], "--timeout"),
+        (&["run", "--impl"], "--impl"),
+        (&["frobnicate"], "frobnicate"),
+        (&["run", "--require", "kdf,telepathy"], "telepathy"),
+        (&["props", "--cases", "0"], "--cases"),
+        (&["interop", "--conversations", "none"], "--conversations"),
+        (
+            &["run", "--vectors", "/nonexistent/sealwire-vectors"],
+            "/nonexistent",
+        ),
+        (
+            &["run", "--json", "/nonexistent-dir/report.json"],
+            "/nonexistent-dir",
+        ),
     ] {
-        let (code, _, err) = run(args);
+        let (code, out, err) = run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
-            err.contains("error:") && err.contains("USAGE"),
+            err.contains("error:") && err.contains(named),
             "{args:?}: {err}"
         );
+        // Reported before the run: nothing ran.
+        assert!(!out.contains("PASS"), "{args:?}: {out}");
     }
-    let (code, out, _) = run(&["help"]);
+}
+
+#[test]
+fn every_subcommand_has_help_and_version() {
+    for sub in [
+        &[][..],
+        &["run"],
+        &["generate"],
+        &["reference-adapter"],
+        &["props"],
+        &["interop"],
+        &["zoo"],
+        &["completions"],
+    ] {
+        for flag in ["--help", "-h"] {
+            let (code, out, _) = run(&[sub, &[flag]].concat());
+            assert_eq!(code, 0, "{sub:?} {flag}");
+            assert!(
+                out.contains("Usage: sealwire-conformance"),
+                "{sub:?}: {out}"
+            );
+            assert!(out.contains("Exit status: 0"), "{sub:?}: {out}");
+        }
+        let (code, out, _) = run(&[sub, &["--version"]].concat());
+        assert_eq!(code, 0, "{sub:?} --version");
+        assert!(
+            out.starts_with(&format!(
+                "sealwire-conformance{}",
+                if sub.is_empty() { "" } else { "-" }
+            )) && out.trim_end().ends_with(env!("CARGO_PKG_VERSION")),
+            "{sub:?}: {out}"
+        );
+    }
+    let (code, out, _) = run(&["run", "--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("--impl"));
+    assert!(
+        out.contains("--require") && out.contains("--filter Rfc7748"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("sealwire-conformance") && out.contains("--require"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_empty_filter_selection_says_so() {
+    let (code, _, err) = run(&[
+        "--vectors",
+        &fixtures_arg(),
+        "--filter",
+        "NoSuchThing",
+        "--quiet",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the filter `NoSuchThing` selected no test"),
+        "{err}"
+    );
 }
 
 /// A Python adapter with only the standard library: HMAC-SHA256 and
