@@ -266,111 +266,63 @@ pub fn render_json(report: &RunReport) -> String {
     text
 }
 
-/// Escapes text for an XML attribute or element.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The JUnit XML report: one test suite per area, one test case per test
-/// (class name: the file; name: `tcId N: comment`), and a `load` suite with
-/// one failing case per vector file that could not be loaded.
+/// The JUnit XML report (through `quick-junit`): one test suite per area,
+/// one test case per test (class name: the file; name: `tcId N: comment`),
+/// and a `load` suite with one failing case per vector file that could not
+/// be loaded.
 pub fn render_junit(report: &RunReport) -> String {
-    let (passed, failed, skipped) = report.counts();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"sealwire-conformance: {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        xml(&report.implementation),
-        passed + failed + skipped + report.load_errors.len(),
-        failed + report.load_errors.len(),
-        skipped,
-        report.duration.as_secs_f64()
-    );
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = Report::new(format!("sealwire-conformance: {}", report.implementation));
+    junit.set_time(report.duration);
     let mut by_area: BTreeMap<&str, Vec<&TestResult>> = BTreeMap::new();
     for r in &report.results {
         by_area.entry(&r.area).or_default().push(r);
     }
     for (area, results) in by_area {
-        let mut c = Counts::default();
-        for r in &results {
-            c.add(&r.outcome);
-        }
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-            xml(area),
-            results.len(),
-            c.failed,
-            c.skipped
-        );
+        let mut suite = TestSuite::new(area);
         for r in results {
-            let class = r.file.trim_end_matches(".json").replace('/', ".");
-            let name = format!("tcId {}: {}", r.tc_id, r.comment);
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\"",
-                xml(&class),
-                xml(&name)
-            );
-            match &r.outcome {
-                Outcome::Passed => out.push_str("/>\n"),
+            let status = match &r.outcome {
+                Outcome::Passed => TestCaseStatus::success(),
                 Outcome::Skipped(why) => {
-                    let _ = writeln!(
-                        out,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        xml(why)
-                    );
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(why.as_str());
+                    status
                 }
                 Outcome::Failed(f) => {
-                    let message = format!(
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    status.set_message(format!(
                         "{}: expected {}, got {}",
                         describe_step(f),
                         f.expected,
                         f.actual
-                    );
-                    let _ = writeln!(
-                        out,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                        xml(&message),
-                        xml(&describe_failure(r, f))
-                    );
+                    ));
+                    status.set_description(describe_failure(r, f));
+                    status
                 }
-            }
+            };
+            let mut case = TestCase::new(format!("tcId {}: {}", r.tc_id, r.comment), status);
+            case.set_classname(r.file.trim_end_matches(".json").replace('/', "."));
+            suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        junit.add_test_suite(suite);
     }
     if !report.load_errors.is_empty() {
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"load\" tests=\"{0}\" failures=\"{0}\" skipped=\"0\">",
-            report.load_errors.len()
-        );
+        let mut suite = TestSuite::new("load");
         for e in &report.load_errors {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"load\" name=\"{}\">\n      <failure message=\"{}\"/>\n    </testcase>",
-                xml(e.split(':').next().unwrap_or(e)),
-                xml(e)
-            );
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(e.as_str());
+            let mut case = TestCase::new(e.split(':').next().unwrap_or(e), status);
+            case.set_classname("load");
+            suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        junit.add_test_suite(suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    junit.to_string().unwrap_or_else(|e| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- the JUnit report could not be serialized: {} -->\n",
+            e.to_string().replace("--", "- -")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -527,7 +479,7 @@ mod tests {
     fn junit_report_is_escaped_and_counts_match() {
         let xml = render_junit(&report());
         assert!(
-            xml.contains("tests=\"6\" failures=\"3\" skipped=\"1\""),
+            xml.contains("tests=\"6\" failures=\"3\" errors=\"0\""),
             "{xml}"
         );
         assert!(
@@ -535,7 +487,9 @@ mod tests {
             "{xml}"
         );
         assert!(
-            xml.contains("<testsuite name=\"session\" tests=\"2\" failures=\"2\" skipped=\"0\">"),
+            xml.contains(
+                "<testsuite name=\"session\" tests=\"2\" disabled=\"0\" errors=\"0\" failures=\"2\">"
+            ),
             "{xml}"
         );
         assert!(
@@ -548,6 +502,8 @@ mod tests {
             "{xml}"
         );
         assert!(!xml.contains("<1>"), "{xml}");
+        assert_eq!(xml.matches("<skipped ").count(), 1);
+        assert_eq!(xml.matches("<failure ").count(), 3);
         assert_eq!(xml.matches("<testcase ").count(), 6);
         assert_eq!(xml.matches("<testsuite ").count(), 4);
         assert_eq!(xml.matches("</testsuite>").count(), 4);

@@ -99,7 +99,7 @@ fn reference_passes_the_fixtures_and_writes_reports() {
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
-        xml.contains("tests=\"9\" failures=\"0\" skipped=\"0\""),
+        xml.contains("tests=\"9\" failures=\"0\" errors=\"0\""),
         "{xml}"
     );
     assert_eq!(xml.matches("<testcase ").count(), 9);
