@@ -623,6 +623,20 @@ fn compare_outputs(
             compare_bundles(want, got)?;
             continue;
         }
+        if let (Some(a), Some(b)) = (want.as_str(), got.as_str())
+            && a.len().max(b.len()) > 160
+        {
+            // Long values: a window around the first difference.
+            let at = first_difference_at(a, b);
+            return Err((
+                format!("`{name}` = {}", window(a, at)),
+                format!(
+                    "`{name}` = {}{}",
+                    window(b, at),
+                    first_difference(want, got)
+                ),
+            ));
+        }
         return Err((
             format!("`{name}` = {}", show_value(want)),
             format!(
@@ -633,6 +647,31 @@ fn compare_outputs(
         ));
     }
     Ok(())
+}
+
+/// Bytes shown either side of a difference in a long hex value.
+const WINDOW: usize = 16;
+
+/// `hex` cut to the bytes around byte `at`: `…"<hex>"… (bytes x..y of n)`.
+fn window(hex: &str, at: usize) -> String {
+    let bytes = hex.len() / 2;
+    let from = at.saturating_sub(WINDOW).min(bytes);
+    let to = (at + WINDOW).min(bytes);
+    let part: String = hex.chars().skip(from * 2).take((to - from) * 2).collect();
+    format!(
+        "{}\"{part}\"{} (bytes {from}..{to} of {bytes})",
+        if from > 0 { "…" } else { "" },
+        if to < bytes { "…" } else { "" }
+    )
+}
+
+/// The byte offset where two hex strings first differ.
+fn first_difference_at(a: &str, b: &str) -> usize {
+    a.as_bytes()
+        .chunks(2)
+        .zip(b.as_bytes().chunks(2))
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()) / 2)
 }
 
 /// The signature's position in an encoded bundle.
@@ -718,12 +757,7 @@ fn first_difference(want: &Value, got: &Value) -> String {
     let (Some(a), Some(b)) = (want.as_str(), got.as_str()) else {
         return String::new();
     };
-    let at = a
-        .as_bytes()
-        .chunks(2)
-        .zip(b.as_bytes().chunks(2))
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()) / 2);
+    let at = first_difference_at(a, b);
     format!(
         " (first difference at byte {at}; expected {} bytes, got {})",
         a.len() / 2,
