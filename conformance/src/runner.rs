@@ -71,7 +71,8 @@ pub struct TestResult {
     pub comment: String,
     /// Its flags.
     pub flags: Vec<String>,
-    /// The capabilities it needs ([`required_capabilities`]): it counts
+    /// The capabilities it needs (those of its operations, and `x3dh_secret`
+    /// if it expects `shared_secret` or `ad`): it counts
     /// towards each of them in the capability verdict.
     pub needs: Vec<Capability>,
     /// How it went.
