@@ -1,148 +1,299 @@
 //! The `sealwire-conformance` command line: its subcommands, their options
 //! and the usage text (the binary's `main` only calls [`command_line`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sealwire_adapter::{AdapterConfig, AdapterImplementation, Implementation};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use sealwire_adapter::{AdapterConfig, AdapterImplementation, Capability, Implementation};
 use sealwire_reference::ReferenceImplementation;
 
 use crate::report;
 use crate::runner::{self, RunOptions, RunReport};
 
-const USAGE: &str = "\
-sealwire-conformance: the Sealwire v1 conformance suite
+/// Exit codes, shown in every command's `--help`.
+const EXIT_CODES: &str = "\
+Exit status: 0 every selected check passed; 1 a check failed (including a \
+broken adapter, an empty selection or an unmet --require); 2 usage or I/O \
+error (including an output file that cannot be written, reported before the \
+run).";
 
-USAGE:
-    sealwire-conformance [run] [OPTIONS]
-    sealwire-conformance generate [--check] [--vectors <dir>]
-    sealwire-conformance reference-adapter
-    sealwire-conformance props [OPTIONS]   (property model; props --help)
-    sealwire-conformance interop [--impl '<command>'] [--conversations <n>] [--steps <n>] [--seed <n>]
-    sealwire-conformance zoo [--flaw <name>]... [--markdown <file>]   (self-test; needs --features planted-flaws)
-    sealwire-conformance help
+/// The Sealwire v1 conformance suite.
+///
+/// Without a subcommand, `run` (its options may be given directly).
+#[derive(Debug, Parser)]
+#[command(
+    name = "sealwire-conformance",
+    version,
+    propagate_version = true,
+    args_conflicts_with_subcommands = true,
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
 
-run (the default) runs every vector against an implementation and prints a
-per-area table of passed, failed and skipped tests. Exit status: 0 if every
-selected test passed, 1 on any failure or if no test ran, 2 on a usage or
-I/O error.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every vector against an implementation (the default command).
+    ///
+    /// Prints a per-area table of passed, failed and skipped tests (skipped
+    /// ones with their reasons), which capability claims held, and the
+    /// closing line `N passed, M failed, K skipped`. A test needing a
+    /// capability the implementation did not announce is skipped;
+    /// `unsupported` answered inside an announced capability fails the test.
+    #[command(after_help = RUN_AFTER_HELP)]
+    Run(RunArgs),
+    /// Rewrite every vector file from fixed seeds (or check them, --check).
+    #[command(after_help = EXIT_CODES)]
+    Generate(GenerateArgs),
+    /// Serve the built-in reference over the adapter protocol on stdin/stdout.
+    ///
+    /// An example adapter, and a check of the adapter path:
+    /// `run --impl 'sealwire-conformance reference-adapter'`.
+    #[command(after_help = EXIT_CODES)]
+    ReferenceAdapter,
+    /// Run the adversarial-network property model (conformance/PROPERTIES.md).
+    ///
+    /// Reports the first violated property with its shrunk schedule, and
+    /// which capabilities the run exercised.
+    #[command(after_help = EXIT_CODES)]
+    Props(crate::props::PropsArgs),
+    /// Run live conversations between the reference and an adapter.
+    ///
+    /// Both directions, with out-of-order delivery, drops, replays and
+    /// tampering; every step is compared with a reference-only run that uses
+    /// the same keys. Without --impl the in-process reference plays both (a
+    /// self-check).
+    #[command(after_help = EXIT_CODES)]
+    Interop(crate::interop::InteropArgs),
+    /// The suite's self-test over the planted flaws (needs --features planted-flaws).
+    #[command(after_help = EXIT_CODES)]
+    Zoo(ZooArgs),
+    /// Print a shell completion script to stdout.
+    #[command(after_help = EXIT_CODES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
 
-    --impl '<command>'   run `sh -c '<command>'` as an adapter (ADAPTER.md)
-                         instead of the built-in reference implementation
-    --filter <text>      only tests whose file path or a flag contains
-                         <text>, whose tcId equals it, or <path>#<tcId>;
-                         repeatable (any match selects)
-    --junit <file>       also write a JUnit XML report
-    --json <file>        also write a JSON report
-    --timeout <secs>     per-request timeout for --impl (default 10)
-    --vectors <dir>      the vectors directory (default: this crate's vectors/)
-    --quiet              no progress on stderr
+const RUN_AFTER_HELP: &str = "\
+Filter examples (any match selects; an empty selection fails, exit 1):
+  --filter primitives/            every test in files under primitives/
+  --filter Rfc7748                tests whose file path or a flag contains Rfc7748
+  --filter 7                      every test with tcId 7
+  --filter session_in_order.json#3  tcId 3 of that file
 
-generate rewrites every vector file from fixed seeds (removing files it no
-longer makes); with --check it writes nothing and fails (exit 1) if the
-checked-in files differ from a fresh generation.
+CI should use `run --require all`.
 
-reference-adapter serves the built-in reference implementation over the
-adapter protocol on stdin/stdout (an example adapter, and a check of the
-adapter path: run --impl 'sealwire-conformance reference-adapter').
+Exit status: 0 every selected test passed (and every --require held); 1 a \
+test failed, the adapter broke, nothing was selected or a requirement was not \
+met; 2 usage or I/O error (an output file that cannot be written is reported \
+before the run).";
 
-interop runs random conversations between the reference and an adapter in
-both directions (out-of-order delivery, drops, replays, tampering) and
-compares every step with a reference-only run; `interop --help` for more.
-";
+/// Options of `zoo`.
+#[derive(Debug, Args)]
+pub(crate) struct ZooArgs {
+    /// Only this planted flaw (repeatable; default: all).
+    #[arg(long = "flaw", value_name = "NAME")]
+    pub(crate) flaws: Vec<String>,
+    /// Cases of the bounded property run.
+    #[arg(long, value_name = "N")]
+    pub(crate) cases: Option<u32>,
+    /// Samples of the dudect measurement.
+    #[arg(long, value_name = "N")]
+    pub(crate) ct_samples: Option<usize>,
+    /// The vectors directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) vectors: Option<PathBuf>,
+    /// The fuzz seeds' directory (conformance/oracles).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) fuzz_dir: Option<PathBuf>,
+    /// Also write the table as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<PathBuf>,
+}
+
+/// Options of `generate`.
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Write nothing; fail (exit 1) if the checked-in files differ from a
+    /// fresh generation.
+    #[arg(long)]
+    check: bool,
+    /// The vectors directory (default: this crate's vectors/).
+    #[arg(long, value_name = "DIR")]
+    vectors: Option<PathBuf>,
+}
 
 /// Runs the command line `args` (without the program name) and gives the
 /// exit status: 0 on success, 1 on a failed check, 2 on a usage or I/O
-/// error (printed with the usage text).
+/// error.
 pub fn command_line(args: &[String]) -> ExitCode {
-    let (command, rest) = match args.first().map(String::as_str) {
-        None => ("run", args),
-        Some(first) if first.starts_with('-') => ("run", args),
-        Some(first) => (first, &args[1..]),
+    let argv = std::iter::once("sealwire-conformance".to_owned()).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
     };
-    let result = match command {
-        "run" => run(rest),
-        "generate" => generate(rest),
-        "reference-adapter" => reference_adapter(rest),
-        "interop" => crate::interop::cli(rest),
-        "props" => crate::props::command(rest),
-        #[cfg(feature = "planted-flaws")]
-        "zoo" => crate::zoo::cli(rest),
-        #[cfg(not(feature = "planted-flaws"))]
-        "zoo" => Err("the zoo needs the planted flaws: cargo run --release -p \
-                      sealwire-conformance --features planted-flaws -- zoo"
-            .to_owned()),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
+    let result = match cli.command {
+        None => run(cli.run),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Generate(args)) => generate(args),
+        Some(Command::ReferenceAdapter) => reference_adapter(),
+        Some(Command::Interop(args)) => crate::interop::cli(args),
+        Some(Command::Props(args)) => crate::props::command(args),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "sealwire-conformance",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::SUCCESS)
         }
-        other => Err(format!("unknown command `{other}`")),
+        #[cfg(feature = "planted-flaws")]
+        Some(Command::Zoo(args)) => crate::zoo::cli(args),
+        #[cfg(not(feature = "planted-flaws"))]
+        Some(Command::Zoo(_)) => Err("the zoo needs the planted flaws: cargo run --release -p \
+                      sealwire-conformance --features planted-flaws -- zoo"
+            .to_owned()),
     };
     match result {
         Ok(code) => code,
         Err(why) => {
-            eprintln!("error: {why}\n\n{USAGE}");
+            eprintln!("error: {why}");
             ExitCode::from(2)
         }
     }
 }
 
+/// `--require`'s value: `all`, or capability names separated by commas.
+#[derive(Clone, Debug)]
+pub(crate) struct Require(pub(crate) Vec<Capability>);
+
+impl std::str::FromStr for Require {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_require(text).map(Require)
+    }
+}
+
+/// All the capabilities of `--require` options.
+pub(crate) fn required(list: &[Require]) -> Vec<Capability> {
+    let mut out = Vec::new();
+    for c in list.iter().flat_map(|r| &r.0) {
+        if !out.contains(c) {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+/// Parses `--timeout`'s value.
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
+    sealwire_adapter::parse_timeout(text)
+}
+
+/// Checks that `path` can be written, before a run: creates (or truncates)
+/// it.
+pub(crate) fn check_writable(path: &Path) -> Result<(), String> {
+    std::fs::File::create(path)
+        .map(drop)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// The options of `run`.
-#[derive(Debug)]
+#[derive(Debug, Args)]
 struct RunArgs {
+    /// Run `sh -c '<COMMAND>'` as an adapter (ADAPTER.md) instead of the
+    /// built-in reference implementation.
+    #[arg(long = "impl", value_name = "COMMAND")]
     implementation: Option<String>,
+    /// Only tests whose file path or a flag contains TEXT, whose tcId equals
+    /// it, or `<path>#<tcId>`; repeatable (any match selects).
+    #[arg(long = "filter", value_name = "TEXT")]
     filters: Vec<String>,
+    /// Also write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Also write a JSON report.
+    #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Per-request timeout for --impl, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
     timeout: Duration,
-    vectors: PathBuf,
+    /// The vectors directory (default: this crate's vectors/).
+    #[arg(long, value_name = "DIR")]
+    vectors: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(long, short)]
     quiet: bool,
+    /// Fail unless each listed capability (comma-separated, or `all`) was
+    /// announced, none of its tests was skipped and all passed (repeatable).
+    /// CI should use --require all.
+    #[arg(long, value_name = "CAPS|all")]
+    require: Vec<Require>,
 }
 
 fn default_vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-fn parse_run(args: &[String]) -> Result<RunArgs, String> {
-    let mut parsed = RunArgs {
-        implementation: None,
-        filters: Vec::new(),
-        junit: None,
-        json: None,
-        timeout: sealwire_adapter::DEFAULT_TIMEOUT,
-        vectors: default_vectors(),
-        quiet: false,
-    };
-    let mut options_in = crate::cli::OptionParser::new(args);
-    while let Some(name) = options_in.next_name() {
-        let mut value = || options_in.value(name);
-        match name {
-            "--impl" => parsed.implementation = Some(value()?),
-            "--filter" => parsed.filters.push(value()?),
-            "--junit" => parsed.junit = Some(value()?.into()),
-            "--json" => parsed.json = Some(value()?.into()),
-            "--vectors" => parsed.vectors = value()?.into(),
-            "--timeout" => parsed.timeout = sealwire_adapter::parse_timeout(&value()?)?,
-            "--quiet" => parsed.quiet = true,
-            other => return Err(format!("unknown option `{other}` for run")),
+/// Parses `--require`'s value: `all`, or capability names separated by
+/// commas.
+pub(crate) fn parse_require(text: &str) -> Result<Vec<Capability>, String> {
+    if text.trim() == "all" {
+        return Ok(Capability::ALL.to_vec());
+    }
+    let mut list = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        let capability = Capability::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+                format!(
+                    "unknown capability `{name}`; `all` or a comma-separated list of: {}",
+                    names.join(", ")
+                )
+            })?;
+        if !list.contains(&capability) {
+            list.push(capability);
         }
     }
-    Ok(parsed)
+    Ok(list)
 }
 
-fn run(args: &[String]) -> Result<ExitCode, String> {
-    let args = parse_run(args)?;
-    if !args.vectors.is_dir() {
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let vectors = args.vectors.clone().unwrap_or_else(default_vectors);
+    if !vectors.is_dir() {
         return Err(format!(
             "vectors directory {} does not exist",
-            args.vectors.display()
+            vectors.display()
         ));
     }
-    let (files, load_errors) = runner::load_vectors(&args.vectors);
+    for path in args.json.iter().chain(&args.junit) {
+        check_writable(path)?;
+    }
+    let (files, load_errors) = runner::load_vectors(&vectors);
     let options = RunOptions {
         filters: args.filters.clone(),
         progress: !args.quiet,
+        require: required(&args.require),
     };
     let mut report = match &args.implementation {
         None => {
@@ -160,12 +311,24 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                     results: Vec::new(),
                     load_errors: vec![format!("the implementation could not be started: {e}")],
                     duration: Duration::ZERO,
+                    required: options.require.clone(),
                 },
             }
         }
     };
     report.load_errors.splice(0..0, load_errors);
     print!("{}", report::render_text(&report));
+    if report.results.is_empty() && !args.filters.is_empty() {
+        eprintln!(
+            "error: the filter{} {} selected no test (run --help shows examples)",
+            if args.filters.len() == 1 { "" } else { "s" },
+            args.filters
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, report::render_json(&report))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -181,22 +344,9 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     })
 }
 
-fn generate(args: &[String]) -> Result<ExitCode, String> {
-    let mut check = false;
-    let mut vectors = default_vectors();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--check" => check = true,
-            "--vectors" => {
-                vectors = args.next().ok_or("--vectors needs a value")?.into();
-            }
-            other => match other.strip_prefix("--vectors=") {
-                Some(dir) => vectors = dir.into(),
-                None => return Err(format!("unknown option `{other}` for generate")),
-            },
-        }
-    }
+fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
+    let check = args.check;
+    let vectors = args.vectors.unwrap_or_else(default_vectors);
     if check {
         return Ok(match sealwire_vectors::check_all(&vectors) {
             Ok(()) => {
@@ -234,12 +384,7 @@ fn generate(args: &[String]) -> Result<ExitCode, String> {
     }
 }
 
-fn reference_adapter(args: &[String]) -> Result<ExitCode, String> {
-    if let Some(extra) = args.first() {
-        return Err(format!(
-            "reference-adapter takes no arguments (got `{extra}`)"
-        ));
-    }
+fn reference_adapter() -> Result<ExitCode, String> {
     let mut reference = ReferenceImplementation::new();
     let implementation: &mut dyn Implementation = &mut reference;
     let stdin = std::io::stdin().lock();

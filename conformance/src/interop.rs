@@ -235,7 +235,9 @@ pub(crate) fn run(under_test: &mut dyn Implementation, options: &InteropOptions)
         .contains(&Capability::SkippedCount);
 
     let mut reference_m = ReferenceImplementation::new();
+    let progress = crate::progress::bar(u64::from(options.conversations), "interop: conversations");
     for index in 0..options.conversations {
+        progress.inc(1);
         let seed = options.seed.wrapping_add(u64::from(index));
         let under_test_side = (seed % 2) as usize;
         let mut alice_r = ReferenceImplementation::new();
@@ -290,78 +292,108 @@ pub(crate) fn run(under_test: &mut dyn Implementation, options: &InteropOptions)
             }
         }
     }
+    progress.finish_and_clear();
     report
 }
 
-/// Usage of the `interop` subcommand.
-pub(crate) const USAGE: &str = "\
-sealwire-conformance interop [--impl '<command>'] [OPTIONS]
+/// Options of `interop`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InteropArgs {
+    /// Run `sh -c '<COMMAND>'` as the adapter (without it, the in-process
+    /// reference plays both sides: a self-check).
+    #[arg(long = "impl", value_name = "COMMAND")]
+    implementation: Option<String>,
+    /// Number of conversations.
+    #[arg(long, value_name = "N", default_value_t = InteropOptions::default().conversations,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    conversations: u32,
+    /// Random actions per conversation.
+    #[arg(long, value_name = "N", default_value_t = InteropOptions::default().steps)]
+    steps: u32,
+    /// Master seed; conversation i uses seed + i.
+    #[arg(long, value_name = "N", default_value_t = InteropOptions::default().seed)]
+    seed: u64,
+    /// Per-request timeout for --impl, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10",
+          value_parser = crate::command::parse_timeout)]
+    timeout: std::time::Duration,
+    /// Fail unless each listed capability (comma-separated, or `all`: every
+    /// capability interop uses: bundle, session, skipped_count) was
+    /// announced (repeatable).
+    #[arg(long, value_name = "CAPS|all")]
+    require: Vec<crate::command::Require>,
+}
 
-Runs random conversations between the built-in reference and an adapter
-(ADAPTER.md), in both directions, with out-of-order delivery, drops, replays
-and tampering, and compares every step with a reference-only run that uses
-the same keys. Without --impl the in-process reference plays both (a
-self-check). Exit status: 0 if no conversation diverged, 1 otherwise, 2 on a
-usage error.
+/// The capabilities interop uses: `bundle` and `session` to converse at
+/// all, `skipped_count` to compare store sizes too.
+const USED: [Capability; 3] = [
+    Capability::Bundle,
+    Capability::Session,
+    Capability::SkippedCount,
+];
 
-    --impl '<command>'     run `sh -c '<command>'` as the adapter
-    --conversations <n>    number of conversations (default 20)
-    --steps <n>            random actions per conversation (default 200)
-    --seed <n>             master seed (default 1); conversation i uses seed + i
-    --timeout <secs>       per-request timeout for --impl (default 10)
-";
-
-/// The `interop` subcommand: parses `args`, runs, prints the report.
-pub(crate) fn cli(args: &[String]) -> Result<std::process::ExitCode, String> {
-    let mut options = InteropOptions::default();
-    let mut command: Option<String> = None;
-    let mut timeout = sealwire_adapter::DEFAULT_TIMEOUT;
-    let mut options_in = crate::cli::OptionParser::new(args);
-    while let Some(name) = options_in.next_name() {
-        let mut value = || options_in.value(name);
-        let number = |text: String| {
-            text.parse::<u64>()
-                .map_err(|_| format!("{name}: `{text}` is not a non-negative integer"))
-        };
-        match name {
-            "--impl" => command = Some(value()?),
-            "--conversations" => {
-                options.conversations =
-                    u32::try_from(number(value()?)?).map_err(|_| format!("{name}: too large"))?;
-            }
-            "--steps" => {
-                options.steps =
-                    u32::try_from(number(value()?)?).map_err(|_| format!("{name}: too large"))?;
-            }
-            "--seed" => options.seed = number(value()?)?,
-            "--timeout" => timeout = sealwire_adapter::parse_timeout(&value()?)?,
-            "--help" | "-h" => {
-                print!("{USAGE}");
-                return Ok(std::process::ExitCode::SUCCESS);
-            }
-            other => return Err(format!("unknown option `{other}` for interop")),
-        }
-    }
-    if options.conversations == 0 {
-        return Err("--conversations must be at least 1".into());
+/// The `interop` subcommand: runs with `args`, prints the report.
+pub(crate) fn cli(args: InteropArgs) -> Result<std::process::ExitCode, String> {
+    let options = InteropOptions {
+        conversations: args.conversations,
+        steps: args.steps,
+        seed: args.seed,
+    };
+    let command = args.implementation;
+    let timeout = args.timeout;
+    let require: Vec<Capability> = if args.require.iter().any(|r| r.0 == Capability::ALL) {
+        USED.to_vec()
+    } else {
+        crate::command::required(&args.require)
+    };
+    if let Some(c) = require.iter().find(|c| !USED.contains(c)) {
+        return Err(format!(
+            "--require: interop does not exercise `{}` (it uses bundle, session, skipped_count)",
+            c.name()
+        ));
     }
     let report = match command {
-        None => run(&mut ReferenceImplementation::new(), &options),
+        None => {
+            let reference = ReferenceImplementation::new();
+            let announced = reference.capabilities().clone();
+            (
+                run(&mut ReferenceImplementation::new(), &options),
+                announced,
+            )
+        }
         Some(command) => {
             let mut config = sealwire_adapter::AdapterConfig::new(command.clone());
             config.timeout = timeout;
             match sealwire_adapter::AdapterImplementation::spawn(config) {
-                Ok(mut adapter) => run(&mut adapter, &options),
-                Err(e) => InteropReport {
-                    implementation: command,
-                    broken: Some(format!("the implementation could not be started: {e}")),
-                    ..InteropReport::default()
-                },
+                Ok(mut adapter) => {
+                    let announced = adapter.capabilities().clone();
+                    (run(&mut adapter, &options), announced)
+                }
+                Err(e) => (
+                    InteropReport {
+                        implementation: command,
+                        broken: Some(format!("the implementation could not be started: {e}")),
+                        ..InteropReport::default()
+                    },
+                    Default::default(),
+                ),
             }
         }
     };
+    let (report, announced) = report;
     print!("{report}");
-    Ok(if report.passed() {
+    let unmet: Vec<&Capability> = require.iter().filter(|c| !announced.contains(c)).collect();
+    for c in &unmet {
+        println!(
+            "requirement not met (--require): `{}` was not announced",
+            c.name()
+        );
+    }
+    let ok = report.passed() && unmet.is_empty();
+    if !unmet.is_empty() {
+        println!("  result with --require: FAIL");
+    }
+    Ok(if ok {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE

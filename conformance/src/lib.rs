@@ -18,10 +18,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod cli;
 mod command;
 pub mod ct;
 mod interop;
+mod progress;
 mod props;
 mod report;
 mod runner;
@@ -31,8 +31,10 @@ mod testing;
 mod zoo;
 
 pub use command::command_line;
-pub use report::{Counts, by_area, describe_failure, render_json, render_junit, render_text};
+pub use report::{
+    Counts, by_area, describe_failure, render_claims, render_json, render_junit, render_text,
+};
 pub use runner::{
-    Failure, LoadedFile, Outcome, RunOptions, RunReport, TestResult, load_file, load_vectors, run,
-    run_test,
+    Claim, ClaimStatus, Failure, LoadedFile, Outcome, RunOptions, RunReport, TestResult, load_file,
+    load_vectors, run, run_test,
 };

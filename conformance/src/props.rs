@@ -1,115 +1,277 @@
 //! The `props` subcommand of `sealwire-conformance`.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use sealwire_adapter::Implementation;
-use sealwire_adapter::{AdapterConfig, AdapterImplementation, DEFAULT_TIMEOUT};
-use sealwire_model::{CampaignOptions, run_campaign};
+use clap::{Args, ValueEnum};
+use sealwire_adapter::{AdapterConfig, AdapterImplementation, Capability, Implementation};
+use sealwire_model::{CampaignOptions, CampaignReport, MAX_OPS, run_campaign};
 use sealwire_reference::ReferenceImplementation;
 
-/// Usage of `props`, for the binary's help text.
-pub(crate) const USAGE: &str = "\
-props runs the adversarial-network property model (conformance/PROPERTIES.md)
-against an implementation and reports the first violated property with its
-shrunk schedule. Exit status: 0 if every case passed, 1 on a violation, 2 on
-a usage error.
+use crate::command::{Require, parse_timeout, required};
 
-    --impl '<command>'   run `sh -c '<command>'` as an adapter (ADAPTER.md)
-                         instead of the built-in reference implementation
-    --cases <n>          cases per property (default 64)
-    --seed <u64>         the campaign seed (default: random, reported)
-    --max-ops <n>        longest schedule (default 48)
-    --timeout <secs>     per-request timeout for --impl (default 10)
-    --tolerate earlier-chain-replay
-                         accept `decryption_failed` or `ratchet_limit` where
-                         the model says `duplicate` for a message whose key is
-                         gone (earlier chain, or evicted); counted, not hidden
-";
+/// The capabilities the property model exercises (PROPERTIES.md): without
+/// `session` nothing is checked; the others add checks when announced.
+pub(crate) const USED: [Capability; 5] = [
+    Capability::Session,
+    Capability::Bundle,
+    Capability::State,
+    Capability::SealedState,
+    Capability::SkippedCount,
+];
 
-/// Runs `props` with its arguments (after the subcommand name).
-pub(crate) fn command(args: &[String]) -> Result<ExitCode, String> {
-    let mut options = CampaignOptions::default();
-    let mut implementation = None;
-    let mut timeout = DEFAULT_TIMEOUT;
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("sealwire-conformance props [OPTIONS]\n\n{USAGE}");
-        return Ok(ExitCode::SUCCESS);
+/// A documented difference `--tolerate` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Tolerate {
+    /// Accept `decryption_failed` or `ratchet_limit` where the model says
+    /// `duplicate` for a message whose key is gone (earlier chain, or
+    /// evicted); counted, not hidden.
+    EarlierChainReplay,
+}
+
+/// Options of `props`.
+#[derive(Debug, Args)]
+pub(crate) struct PropsArgs {
+    /// Run `sh -c '<COMMAND>'` as an adapter (ADAPTER.md) instead of the
+    /// built-in reference implementation.
+    #[arg(long = "impl", value_name = "COMMAND")]
+    implementation: Option<String>,
+    /// Cases per property.
+    #[arg(long, value_name = "N", default_value_t = CampaignOptions::default().cases,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    cases: u32,
+    /// The campaign seed (default: random, reported).
+    #[arg(long, value_name = "U64")]
+    seed: Option<u64>,
+    /// Longest schedule.
+    #[arg(long, value_name = "N", default_value_t = MAX_OPS,
+          value_parser = at_least_one)]
+    max_ops: usize,
+    /// Per-request timeout for --impl, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
+    timeout: Duration,
+    /// Accept a documented difference (counted in the report, not hidden).
+    #[arg(long, value_name = "DIFFERENCE")]
+    tolerate: Vec<Tolerate>,
+    /// Fail unless each listed capability (comma-separated, or `all`: every
+    /// capability props uses: session, bundle, state, sealed_state,
+    /// skipped_count) was announced and exercised (repeatable).
+    #[arg(long, value_name = "CAPS|all")]
+    require: Vec<Require>,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
-    let mut options_in = crate::cli::OptionParser::new(args);
-    while let Some(name) = options_in.next_name() {
-        let mut value = || options_in.value(name);
-        match name {
-            "--impl" => implementation = Some(value()?),
-            "--tolerate" => match value()?.as_str() {
-                "earlier-chain-replay" => options.tolerance.earlier_chain_replay = true,
-                other => return Err(format!("--tolerate: unknown difference `{other}`")),
-            },
-            "--cases" => options.cases = number(name, &value()?)?,
-            "--seed" => options.seed = Some(number(name, &value()?)?),
-            "--max-ops" => options.max_ops = number(name, &value()?)?,
-            "--timeout" => timeout = sealwire_adapter::parse_timeout(&value()?)?,
-            other => return Err(format!("unknown option `{other}` for props")),
+}
+
+/// How props used each capability: `Ok` if exercised, `Err(why not)`.
+pub(crate) fn exercised(
+    announced: &BTreeSet<Capability>,
+    report: &CampaignReport,
+) -> Vec<(Capability, Result<(), String>)> {
+    let c = &report.coverage;
+    USED.iter()
+        .map(|&capability| {
+            let outcome = if !announced.contains(&capability) {
+                Err("not announced".to_owned())
+            } else {
+                let used = match capability {
+                    Capability::Session => c.sent > 0,
+                    // The handshake cases run whenever `bundle` is announced.
+                    Capability::Bundle => report.cases > 0,
+                    Capability::State => c.restarts > 0 || c.state_compared > 0,
+                    // Sealed restarts are a kind of restart (needs `state`).
+                    Capability::SealedState => {
+                        announced.contains(&Capability::State) && c.restarts > 0
+                    }
+                    Capability::SkippedCount => c.accepted > 0,
+                    _ => false,
+                };
+                if used {
+                    Ok(())
+                } else {
+                    Err("announced but not exercised by this run".to_owned())
+                }
+            };
+            (capability, outcome)
+        })
+        .collect()
+}
+
+/// Runs `props` with its parsed arguments.
+pub(crate) fn command(args: PropsArgs) -> Result<ExitCode, String> {
+    let mut options = CampaignOptions {
+        cases: args.cases,
+        seed: args.seed,
+        max_ops: args.max_ops,
+        ..CampaignOptions::default()
+    };
+    for t in &args.tolerate {
+        match t {
+            Tolerate::EarlierChainReplay => options.tolerance.earlier_chain_replay = true,
         }
     }
-    if options.cases == 0 || options.max_ops == 0 {
-        return Err("--cases and --max-ops must be at least 1".into());
+    let require = required(&args.require);
+    let require: Vec<Capability> = if args.require.iter().any(|r| r.0 == Capability::ALL) {
+        // `all`: what props uses.
+        USED.to_vec()
+    } else {
+        require
+    };
+    if let Some(c) = require.iter().find(|c| !USED.contains(c)) {
+        return Err(format!(
+            "--require: props does not exercise `{}` (it uses session, bundle, state, \
+             sealed_state, skipped_count)",
+            c.name()
+        ));
     }
-    let report = match implementation {
-        None => run_campaign(&mut ReferenceImplementation::new(), &options),
+    let mut reference;
+    let mut adapter;
+    let implementation: &mut dyn Implementation = match &args.implementation {
+        None => {
+            reference = ReferenceImplementation::new();
+            &mut reference
+        }
         Some(command) => {
             let mut config = AdapterConfig::new(command.clone());
-            config.timeout = timeout;
-            let mut adapter = AdapterImplementation::spawn(config)
-                .map_err(|e| format!("the implementation could not be started: {e}"))?;
-            eprintln!(
-                "props: {} ({} cases per property, schedules of up to {} steps)",
-                adapter.name(),
-                options.cases,
-                options.max_ops
-            );
-            run_campaign(&mut adapter, &options)
+            config.timeout = args.timeout;
+            adapter = match AdapterImplementation::spawn(config) {
+                Ok(adapter) => adapter,
+                Err(e) => {
+                    println!("props: FAIL: the implementation could not be started: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            &mut adapter
         }
     };
+    let announced = implementation.capabilities().clone();
+    eprintln!(
+        "props: {} ({} cases per property, schedules of up to {} steps)",
+        implementation.name(),
+        options.cases,
+        options.max_ops
+    );
+    if !announced.contains(&Capability::Session) {
+        println!(
+            "props: {}: FAIL: nothing checked: the implementation does not announce \
+             capability `session`, which every property needs",
+            implementation.name()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let progress = crate::progress::spinner("props: running the property model");
+    let report = run_campaign(implementation, &options);
+    progress.finish_and_clear();
     println!("{report}");
-    Ok(if report.failure.is_none() {
+    let exercised = exercised(&announced, &report);
+    let yes: Vec<&str> = exercised
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(c, _)| c.name())
+        .collect();
+    let no: Vec<String> = exercised
+        .iter()
+        .filter_map(|(c, r)| r.as_ref().err().map(|why| format!("{} ({why})", c.name())))
+        .collect();
+    println!(
+        "capabilities exercised: {}; not tested: {}",
+        if yes.is_empty() {
+            "none".to_owned()
+        } else {
+            yes.join(", ")
+        },
+        if no.is_empty() {
+            "none".to_owned()
+        } else {
+            no.join(", ")
+        }
+    );
+    let unmet: Vec<String> = require
+        .iter()
+        .filter_map(|c| {
+            let (_, r) = exercised.iter().find(|(k, _)| k == c)?;
+            r.as_ref()
+                .err()
+                .map(|why| format!("`{}` is required: {why}", c.name()))
+        })
+        .collect();
+    for why in &unmet {
+        println!("requirement not met (--require): {why}");
+    }
+    let checked_something = report.coverage.sent > 0;
+    if !checked_something && report.failure.is_none() {
+        println!("props: FAIL: no message was sent, nothing was checked");
+    }
+    let ok = report.failure.is_none() && checked_something && unmet.is_empty();
+    println!("props: {}", if ok { "PASS" } else { "FAIL" });
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-fn number<T: core::str::FromStr>(name: &str, text: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{name}: `{text}` is not a valid number"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealwire_model::MAX_OPS;
+    use clap::Parser;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        props: PropsArgs,
+    }
+
+    fn parse(list: &[&str]) -> Result<PropsArgs, clap::Error> {
+        Wrapper::try_parse_from(std::iter::once("props").chain(list.iter().copied()))
+            .map(|w| w.props)
     }
 
     #[test]
     fn bad_options_are_usage_errors() {
-        assert!(command(&args(&["--cases", "many"])).is_err());
-        assert!(command(&args(&["--cases", "0"])).is_err());
-        assert!(command(&args(&["--frobnicate"])).is_err());
-        assert!(command(&args(&["--seed"])).is_err());
-        assert!(command(&args(&["--timeout", "-1"])).is_err());
+        for bad in [
+            &["--cases", "many"][..],
+            &["--cases", "0"],
+            &["--max-ops", "0"],
+            &["--frobnicate"],
+            &["--seed"],
+            &["--timeout", "-1"],
+            &["--tolerate", "everything"],
+            &["--require", "telepathy"],
+        ] {
+            let e = parse(bad).expect_err(&format!("{bad:?}"));
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        let e = command(parse(&["--require", "wire"]).unwrap()).unwrap_err();
+        assert!(e.contains("does not exercise `wire`"), "{e}");
     }
 
     #[test]
     fn the_reference_passes_a_small_campaign() {
-        let code = command(&args(&["--cases", "2", "--seed", "11", "--max-ops", "8"]));
-        assert_eq!(code, Ok(ExitCode::SUCCESS));
+        let args = parse(&[
+            "--cases",
+            "2",
+            "--seed",
+            "11",
+            "--max-ops",
+            "8",
+            "--require",
+            "all",
+        ])
+        .unwrap();
+        assert_eq!(command(args), Ok(ExitCode::SUCCESS));
     }
 
     #[test]
-    fn max_ops_default_matches_the_usage_text() {
-        assert!(USAGE.contains(&format!("(default {MAX_OPS})")));
-        assert!(USAGE.contains(&format!("(default {})", CampaignOptions::default().cases)));
+    fn defaults_match_the_model() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.max_ops, MAX_OPS);
+        assert_eq!(args.cases, CampaignOptions::default().cases);
     }
 }

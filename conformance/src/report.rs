@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::runner::{Failure, Outcome, RunReport, TestResult};
+use crate::runner::{ClaimStatus, Failure, Outcome, RunReport, TestResult};
 
 /// Passed, failed and skipped counts of one area.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,20 +137,63 @@ pub fn render_text(report: &RunReport) -> String {
             let _ = writeln!(out, "  {e}");
         }
     }
+    let unmet = report.unmet_requirements();
+    if !unmet.is_empty() {
+        let _ = writeln!(out, "\nrequirements not met (--require):");
+        for why in &unmet {
+            let _ = writeln!(out, "  {why}");
+        }
+    }
+    let _ = writeln!(out, "\n{}", render_claims(report));
     let verdict = if report.success() {
         "PASS"
     } else if report.results.is_empty() {
-        "FAIL (no tests ran)"
+        "FAIL (no test selected)"
     } else {
         "FAIL"
     };
+    let (passed, failed, skipped) = report.counts();
     let _ = writeln!(
         out,
-        "\n{} tests in {:.2} s: {verdict}",
+        "{verdict}: {} tests in {:.2} s",
         report.results.len(),
         report.duration.as_secs_f64()
     );
+    let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
     out
+}
+
+/// Which capability claims held: `conformant: kdf, session; failed: …;
+/// partly tested: …; not tested: state (not announced), …`.
+pub fn render_claims(report: &RunReport) -> String {
+    let mut groups: [(&str, Vec<String>); 4] = [
+        ("conformant", Vec::new()),
+        ("failed", Vec::new()),
+        ("partly tested", Vec::new()),
+        ("not tested", Vec::new()),
+    ];
+    for claim in report.claims() {
+        let name = claim.capability.name();
+        let (group, entry) = match claim.status {
+            ClaimStatus::Conformant => (0, name.to_owned()),
+            ClaimStatus::Failed => (1, format!("{name} ({} failed)", claim.failed)),
+            ClaimStatus::Partial => (2, format!("{name} ({} skipped)", claim.skipped)),
+            ClaimStatus::NoTests => (3, format!("{name} (no selected test)")),
+            ClaimStatus::NotAnnounced => (3, format!("{name} (not announced)")),
+        };
+        groups[group].1.push(entry);
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(label, names)| {
+            if names.is_empty() {
+                format!("{label}: none")
+            } else {
+                format!("{label}: {}", names.join(", "))
+            }
+        })
+        .collect();
+    format!("capabilities {}", parts.join("; "))
 }
 
 /// The JSON report.
@@ -198,6 +241,19 @@ pub fn render_json(report: &RunReport) -> String {
         "implementation": report.implementation,
         "capabilities": report.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>(),
         "success": report.success(),
+        "required": report.required.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "unmetRequirements": report.unmet_requirements(),
+        "claims": report.claims().iter().map(|c| json!({
+            "capability": c.capability.name(),
+            "status": match c.status {
+                ClaimStatus::Conformant => "conformant",
+                ClaimStatus::Failed => "failed",
+                ClaimStatus::Partial => "partly tested",
+                ClaimStatus::NoTests => "no selected test",
+                ClaimStatus::NotAnnounced => "not announced",
+            },
+            "passed": c.passed, "failed": c.failed, "skipped": c.skipped,
+        })).collect::<Vec<_>>(),
         "durationSeconds": report.duration.as_secs_f64(),
         "summary": {"passed": passed, "failed": failed, "skipped": skipped},
         "areas": areas,
@@ -210,111 +266,63 @@ pub fn render_json(report: &RunReport) -> String {
     text
 }
 
-/// Escapes text for an XML attribute or element.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The JUnit XML report: one test suite per area, one test case per test
-/// (class name: the file; name: `tcId N: comment`), and a `load` suite with
-/// one failing case per vector file that could not be loaded.
+/// The JUnit XML report (through `quick-junit`): one test suite per area,
+/// one test case per test (class name: the file; name: `tcId N: comment`),
+/// and a `load` suite with one failing case per vector file that could not
+/// be loaded.
 pub fn render_junit(report: &RunReport) -> String {
-    let (passed, failed, skipped) = report.counts();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"sealwire-conformance: {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        xml(&report.implementation),
-        passed + failed + skipped + report.load_errors.len(),
-        failed + report.load_errors.len(),
-        skipped,
-        report.duration.as_secs_f64()
-    );
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = Report::new(format!("sealwire-conformance: {}", report.implementation));
+    junit.set_time(report.duration);
     let mut by_area: BTreeMap<&str, Vec<&TestResult>> = BTreeMap::new();
     for r in &report.results {
         by_area.entry(&r.area).or_default().push(r);
     }
     for (area, results) in by_area {
-        let mut c = Counts::default();
-        for r in &results {
-            c.add(&r.outcome);
-        }
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-            xml(area),
-            results.len(),
-            c.failed,
-            c.skipped
-        );
+        let mut suite = TestSuite::new(area);
         for r in results {
-            let class = r.file.trim_end_matches(".json").replace('/', ".");
-            let name = format!("tcId {}: {}", r.tc_id, r.comment);
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\"",
-                xml(&class),
-                xml(&name)
-            );
-            match &r.outcome {
-                Outcome::Passed => out.push_str("/>\n"),
+            let status = match &r.outcome {
+                Outcome::Passed => TestCaseStatus::success(),
                 Outcome::Skipped(why) => {
-                    let _ = writeln!(
-                        out,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        xml(why)
-                    );
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(why.as_str());
+                    status
                 }
                 Outcome::Failed(f) => {
-                    let message = format!(
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    status.set_message(format!(
                         "{}: expected {}, got {}",
                         describe_step(f),
                         f.expected,
                         f.actual
-                    );
-                    let _ = writeln!(
-                        out,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                        xml(&message),
-                        xml(&describe_failure(r, f))
-                    );
+                    ));
+                    status.set_description(describe_failure(r, f));
+                    status
                 }
-            }
+            };
+            let mut case = TestCase::new(format!("tcId {}: {}", r.tc_id, r.comment), status);
+            case.set_classname(r.file.trim_end_matches(".json").replace('/', "."));
+            suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        junit.add_test_suite(suite);
     }
     if !report.load_errors.is_empty() {
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"load\" tests=\"{0}\" failures=\"{0}\" skipped=\"0\">",
-            report.load_errors.len()
-        );
+        let mut suite = TestSuite::new("load");
         for e in &report.load_errors {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"load\" name=\"{}\">\n      <failure message=\"{}\"/>\n    </testcase>",
-                xml(e.split(':').next().unwrap_or(e)),
-                xml(e)
-            );
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(e.as_str());
+            let mut case = TestCase::new(e.split(':').next().unwrap_or(e), status);
+            case.set_classname("load");
+            suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        junit.add_test_suite(suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    junit.to_string().unwrap_or_else(|e| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- the JUnit report could not be serialized: {} -->\n",
+            e.to_string().replace("--", "- -")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -330,6 +338,11 @@ mod tests {
             tc_id,
             comment: format!("test <{tc_id}> & \"more\""),
             flags: vec!["Flag".into()],
+            needs: match area {
+                "kdf" => vec![Capability::Kdf],
+                "session" => vec![Capability::Session],
+                _ => vec![Capability::State],
+            },
             outcome,
         }
     }
@@ -361,6 +374,7 @@ mod tests {
             ],
             load_errors: vec!["wire/bad.json: not a valid vector file".into()],
             duration: Duration::from_millis(1500),
+            required: Vec::new(),
         }
     }
 
@@ -403,7 +417,41 @@ mod tests {
         );
         assert!(!text.contains("tcId 2: test <2>"), "{text}");
         assert!(text.contains("wire/bad.json"), "{text}");
-        assert!(text.contains("5 tests in 1.50 s: FAIL"), "{text}");
+        assert!(text.contains("FAIL: 5 tests in 1.50 s"), "{text}");
+        assert!(
+            text.contains(
+                "capabilities conformant: kdf; failed: session (2 failed); partly tested: none; \
+                 not tested: primitives (not announced), bundle (not announced), \
+                 x3dh_secret (not announced), wire (not announced), state (not announced), \
+                 sealed_state (not announced), skipped_count (not announced)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.trim_end().ends_with("2 passed, 2 failed, 1 skipped"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn required_capabilities_decide_the_verdict() {
+        let mut report = report();
+        report.results.retain(|r| r.area == "kdf");
+        report.load_errors.clear();
+        assert!(report.success());
+        report.required = vec![Capability::Kdf];
+        assert!(report.success(), "{:?}", report.unmet_requirements());
+        report.required = vec![Capability::Kdf, Capability::Session];
+        // Session is announced but no selected test exercises it.
+        assert!(!report.success());
+        report.required = vec![Capability::State];
+        assert_eq!(
+            report.unmet_requirements(),
+            ["`state` is required but was not announced (0 tests skipped)"]
+        );
+        let text = render_text(&report);
+        assert!(text.contains("requirements not met (--require):"), "{text}");
+        assert!(text.contains("FAIL: 2 tests"), "{text}");
     }
 
     #[test]
@@ -431,7 +479,7 @@ mod tests {
     fn junit_report_is_escaped_and_counts_match() {
         let xml = render_junit(&report());
         assert!(
-            xml.contains("tests=\"6\" failures=\"3\" skipped=\"1\""),
+            xml.contains("tests=\"6\" failures=\"3\" errors=\"0\""),
             "{xml}"
         );
         assert!(
@@ -439,7 +487,9 @@ mod tests {
             "{xml}"
         );
         assert!(
-            xml.contains("<testsuite name=\"session\" tests=\"2\" failures=\"2\" skipped=\"0\">"),
+            xml.contains(
+                "<testsuite name=\"session\" tests=\"2\" disabled=\"0\" errors=\"0\" failures=\"2\">"
+            ),
             "{xml}"
         );
         assert!(
@@ -452,6 +502,8 @@ mod tests {
             "{xml}"
         );
         assert!(!xml.contains("<1>"), "{xml}");
+        assert_eq!(xml.matches("<skipped ").count(), 1);
+        assert_eq!(xml.matches("<failure ").count(), 3);
         assert_eq!(xml.matches("<testcase ").count(), 6);
         assert_eq!(xml.matches("<testsuite ").count(), 4);
         assert_eq!(xml.matches("</testsuite>").count(), 4);

@@ -9,7 +9,9 @@
 //! session's exported state must be byte-identical to before (when the
 //! implementation has `state`), and after every expected rejection of
 //! `respond` the store's one-time prekey ids must be unchanged. A test that
-//! needs a capability the implementation lacks is skipped, naming it.
+//! needs a capability the implementation lacks is skipped, naming it; an
+//! `unsupported` answer to a request inside a capability the implementation
+//! announced fails the test (the hello's capabilities are its claim).
 //! Once the implementation reports itself broken, the remaining tests fail
 //! without being run.
 
@@ -35,8 +37,8 @@ pub enum Outcome {
     Passed,
     /// Something did not.
     Failed(Failure),
-    /// Not run to the end, with the reason (a missing capability, or the
-    /// implementation answered `unsupported`).
+    /// Not run, with the reason: it needs a capability the implementation
+    /// did not announce.
     Skipped(String),
 }
 
@@ -69,6 +71,10 @@ pub struct TestResult {
     pub comment: String,
     /// Its flags.
     pub flags: Vec<String>,
+    /// The capabilities it needs (those of its operations, and `x3dh_secret`
+    /// if it expects `shared_secret` or `ad`): it counts
+    /// towards each of them in the capability verdict.
+    pub needs: Vec<Capability>,
     /// How it went.
     pub outcome: Outcome,
 }
@@ -87,9 +93,114 @@ pub struct RunReport {
     pub load_errors: Vec<String>,
     /// Wall time of the run.
     pub duration: Duration,
+    /// Capabilities the run must show conformant (`--require`): announced,
+    /// and none of their tests skipped.
+    pub required: Vec<Capability>,
+}
+
+/// How one capability claim fared in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimStatus {
+    /// Announced, at least one of its tests passed, none failed or was
+    /// skipped.
+    Conformant,
+    /// Announced and at least one of its tests failed.
+    Failed,
+    /// Announced, nothing failed, but some of its tests were skipped
+    /// (they also need a capability that was not announced).
+    Partial,
+    /// Announced, but no selected test exercises it.
+    NoTests,
+    /// Not announced: its tests were skipped.
+    NotAnnounced,
+}
+
+/// One capability's claim: its status and test counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The capability.
+    pub capability: Capability,
+    /// How it fared.
+    pub status: ClaimStatus,
+    /// Selected tests needing it that passed.
+    pub passed: usize,
+    /// ... that failed.
+    pub failed: usize,
+    /// ... that were skipped.
+    pub skipped: usize,
 }
 
 impl RunReport {
+    /// Every capability's claim, in [`Capability::ALL`] order.
+    pub fn claims(&self) -> Vec<Claim> {
+        Capability::ALL
+            .iter()
+            .map(|&capability| {
+                let mut claim = Claim {
+                    capability,
+                    status: ClaimStatus::NoTests,
+                    passed: 0,
+                    failed: 0,
+                    skipped: 0,
+                };
+                for r in self
+                    .results
+                    .iter()
+                    .filter(|r| r.needs.contains(&capability))
+                {
+                    match r.outcome {
+                        Outcome::Passed => claim.passed += 1,
+                        Outcome::Failed(_) => claim.failed += 1,
+                        Outcome::Skipped(_) => claim.skipped += 1,
+                    }
+                }
+                claim.status = if !self.capabilities.contains(&capability) {
+                    ClaimStatus::NotAnnounced
+                } else if claim.failed > 0 {
+                    ClaimStatus::Failed
+                } else if claim.skipped > 0 {
+                    ClaimStatus::Partial
+                } else if claim.passed == 0 {
+                    ClaimStatus::NoTests
+                } else {
+                    ClaimStatus::Conformant
+                };
+                claim
+            })
+            .collect()
+    }
+
+    /// Why each required capability (`--require`) is not shown
+    /// conformant; empty when every requirement held.
+    pub fn unmet_requirements(&self) -> Vec<String> {
+        let claims = self.claims();
+        self.required
+            .iter()
+            .filter_map(|c| {
+                let claim = claims.iter().find(|k| k.capability == *c)?;
+                let name = c.name();
+                match claim.status {
+                    ClaimStatus::Conformant => None,
+                    ClaimStatus::NotAnnounced => Some(format!(
+                        "`{name}` is required but was not announced ({} tests skipped)",
+                        claim.skipped
+                    )),
+                    ClaimStatus::Partial => Some(format!(
+                        "`{name}` is required but {} of its tests were skipped",
+                        claim.skipped
+                    )),
+                    ClaimStatus::NoTests => Some(format!(
+                        "`{name}` is required but no selected test exercises it"
+                    )),
+                    ClaimStatus::Failed => Some(format!(
+                        "`{name}` is required and {} of its tests failed",
+                        claim.failed
+                    )),
+                }
+            })
+            .collect()
+    }
+
     /// Counts of (passed, failed, skipped).
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut counts = (0, 0, 0);
@@ -103,11 +214,14 @@ impl RunReport {
         counts
     }
 
-    /// True when nothing failed, every file loaded, and at least one test
-    /// ran.
+    /// True when nothing failed, every file loaded, at least one test
+    /// passed, and every required capability is conformant.
     pub fn success(&self) -> bool {
         let (passed, failed, _) = self.counts();
-        failed == 0 && self.load_errors.is_empty() && passed > 0
+        failed == 0
+            && self.load_errors.is_empty()
+            && passed > 0
+            && self.unmet_requirements().is_empty()
     }
 }
 
@@ -120,6 +234,9 @@ pub struct RunOptions {
     pub filters: Vec<String>,
     /// Print progress to stderr.
     pub progress: bool,
+    /// Capabilities that must come out conformant (see
+    /// [`RunReport::required`]).
+    pub require: Vec<Capability>,
 }
 
 /// True if `test` in `file` is selected by `filters`.
@@ -217,6 +334,7 @@ pub fn run(
                 tc_id: test.tc_id,
                 comment: test.comment.clone(),
                 flags: test.flags.clone(),
+                needs: required_capabilities(test).into_iter().collect(),
                 outcome,
             });
             done += 1;
@@ -231,6 +349,7 @@ pub fn run(
         results,
         load_errors: Vec::new(),
         duration: start.elapsed(),
+        required: options.require.clone(),
     }
 }
 
@@ -348,9 +467,18 @@ impl TestRun<'_> {
                 expectation(&step.expect),
                 format!("{BROKEN_PREFIX}{why}"),
             )),
-            (_, Err(OpError::Unsupported(why))) => Err(Outcome::Skipped(format!(
-                "the implementation answered unsupported at step {index} (`{op}`): {why}"
-            ))),
+            // Every capability the test needs was announced (else it was
+            // skipped): `unsupported` here breaks the claim.
+            (_, Err(OpError::Unsupported(why))) => Err(Self::fail(
+                index,
+                op,
+                format!(
+                    "{} (`{op}` is in the announced capability `{}`)",
+                    expectation(&step.expect),
+                    step.request.capability().name()
+                ),
+                format!("unsupported: {why}"),
+            )),
             (Expect::Ok(expected), Ok(actual)) => {
                 compare_outputs(&step.request, expected, &actual)
                     .map_err(|(exp, act)| Self::fail(index, op, exp, act))?;
@@ -496,6 +624,20 @@ fn compare_outputs(
             compare_bundles(want, got)?;
             continue;
         }
+        if let (Some(a), Some(b)) = (want.as_str(), got.as_str())
+            && a.len().max(b.len()) > 160
+        {
+            // Long values: a window around the first difference.
+            let at = first_difference_at(a, b);
+            return Err((
+                format!("`{name}` = {}", window(a, at)),
+                format!(
+                    "`{name}` = {}{}",
+                    window(b, at),
+                    first_difference(want, got)
+                ),
+            ));
+        }
         return Err((
             format!("`{name}` = {}", show_value(want)),
             format!(
@@ -506,6 +648,31 @@ fn compare_outputs(
         ));
     }
     Ok(())
+}
+
+/// Bytes shown either side of a difference in a long hex value.
+const WINDOW: usize = 16;
+
+/// `hex` cut to the bytes around byte `at`: `…"<hex>"… (bytes x..y of n)`.
+fn window(hex: &str, at: usize) -> String {
+    let bytes = hex.len() / 2;
+    let from = at.saturating_sub(WINDOW).min(bytes);
+    let to = (at + WINDOW).min(bytes);
+    let part: String = hex.chars().skip(from * 2).take((to - from) * 2).collect();
+    format!(
+        "{}\"{part}\"{} (bytes {from}..{to} of {bytes})",
+        if from > 0 { "…" } else { "" },
+        if to < bytes { "…" } else { "" }
+    )
+}
+
+/// The byte offset where two hex strings first differ.
+fn first_difference_at(a: &str, b: &str) -> usize {
+    a.as_bytes()
+        .chunks(2)
+        .zip(b.as_bytes().chunks(2))
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()) / 2)
 }
 
 /// The signature's position in an encoded bundle.
@@ -591,12 +758,7 @@ fn first_difference(want: &Value, got: &Value) -> String {
     let (Some(a), Some(b)) = (want.as_str(), got.as_str()) else {
         return String::new();
     };
-    let at = a
-        .as_bytes()
-        .chunks(2)
-        .zip(b.as_bytes().chunks(2))
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()) / 2);
+    let at = first_difference_at(a, b);
     format!(
         " (first difference at byte {at}; expected {} bytes, got {})",
         a.len() / 2,

@@ -297,36 +297,33 @@ pub(crate) fn render(rows: &[Row]) -> String {
 /// `sealwire-conformance zoo [--flaw NAME]... [--cases N] [--ct-samples N]
 /// [--markdown FILE]`: runs the zoo and prints the table. Exit status 0
 /// when the baseline passes every check and every flaw is caught.
-pub(crate) fn cli(args: &[String]) -> Result<std::process::ExitCode, String> {
+pub(crate) fn cli(args: crate::command::ZooArgs) -> Result<std::process::ExitCode, String> {
     let mut options = ZooOptions::for_repository();
     let mut list = Vec::new();
-    let mut markdown = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value"))
-        };
-        match arg.as_str() {
-            "--flaw" => {
-                let name = value()?;
-                list.push(Flaw::from_name(&name).ok_or_else(|| {
-                    let names: Vec<_> = Flaw::ALL.iter().map(|f| f.name()).collect();
-                    format!("unknown flaw `{name}`; one of: {}", names.join(", "))
-                })?);
-            }
-            "--cases" => {
-                options.property_cases = value()?.parse().map_err(|e| format!("--cases: {e}"))?;
-            }
-            "--ct-samples" => {
-                options.ct_samples = value()?.parse().map_err(|e| format!("--ct-samples: {e}"))?;
-            }
-            "--vectors" => options.vectors_dir = value()?.into(),
-            "--fuzz-dir" => options.fuzz_dir = value()?.into(),
-            "--markdown" => markdown = Some(PathBuf::from(value()?)),
-            other => return Err(format!("unknown option `{other}` for zoo")),
-        }
+    for name in &args.flaws {
+        list.push(Flaw::from_name(name).ok_or_else(|| {
+            let names: Vec<_> = Flaw::ALL.iter().map(|f| f.name()).collect();
+            format!(
+                "--flaw: unknown flaw `{name}`; one of: {}",
+                names.join(", ")
+            )
+        })?);
+    }
+    if let Some(cases) = args.cases {
+        options.property_cases = cases;
+    }
+    if let Some(samples) = args.ct_samples {
+        options.ct_samples = samples;
+    }
+    if let Some(dir) = args.vectors {
+        options.vectors_dir = dir;
+    }
+    if let Some(dir) = args.fuzz_dir {
+        options.fuzz_dir = dir;
+    }
+    let markdown = args.markdown;
+    if let Some(path) = &markdown {
+        crate::command::check_writable(path)?;
     }
     if list.is_empty() {
         list = Flaw::ALL.to_vec();

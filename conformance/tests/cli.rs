@@ -81,8 +81,11 @@ fn reference_passes_the_fixtures_and_writes_reports() {
         out.contains("session           2        0        0"),
         "{out}"
     );
-    assert!(out.contains("9 tests in"), "{out}");
-    assert!(out.trim_end().ends_with("PASS"), "{out}");
+    assert!(out.contains("PASS: 9 tests in"), "{out}");
+    assert!(
+        out.trim_end().ends_with("9 passed, 0 failed, 0 skipped"),
+        "{out}"
+    );
     // Progress goes to stderr.
     assert!(
         err.contains("primitives/rfc_fixture.json (7 tests"),
@@ -96,7 +99,7 @@ fn reference_passes_the_fixtures_and_writes_reports() {
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
-        xml.contains("tests=\"9\" failures=\"0\" skipped=\"0\""),
+        xml.contains("tests=\"9\" failures=\"0\" errors=\"0\""),
         "{xml}"
     );
     assert_eq!(xml.matches("<testcase ").count(), 9);
@@ -131,7 +134,11 @@ fn a_wrong_expected_value_fails_with_file_tcid_step_and_values() {
         out.contains("primitives        6        1        0"),
         "{out}"
     );
-    assert!(out.trim_end().ends_with("FAIL"), "{out}");
+    assert!(out.contains("FAIL: 7 tests in"), "{out}");
+    assert!(
+        out.trim_end().ends_with("6 passed, 1 failed, 0 skipped"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -144,7 +151,7 @@ fn filters_select_and_an_empty_selection_fails() {
         "--quiet",
     ]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("2 tests in"), "{out}");
+    assert!(out.contains("PASS: 2 tests in"), "{out}");
     let (code, out, _) = run(&[
         "--vectors",
         &fixtures_arg(),
@@ -154,7 +161,7 @@ fn filters_select_and_an_empty_selection_fails() {
         "--quiet",
     ]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("2 tests in"), "{out}");
+    assert!(out.contains("PASS: 2 tests in"), "{out}");
     let (code, out, _) = run(&[
         "--vectors",
         &fixtures_arg(),
@@ -163,29 +170,103 @@ fn filters_select_and_an_empty_selection_fails() {
         "--quiet",
     ]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("FAIL (no tests ran)"), "{out}");
+    assert!(out.contains("FAIL (no test selected)"), "{out}");
+    assert!(
+        out.trim_end().ends_with("0 passed, 0 failed, 0 skipped"),
+        "{out}"
+    );
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    for args in [
-        &["run", "--bogus"][..],
-        &["run", "--timeout", "soon"],
-        &["run", "--timeout", "0"],
-        &["run", "--impl"],
-        &["frobnicate"],
-        &["run", "--vectors", "/nonexistent/sealwire-vectors"],
+fn usage_errors_exit_2_and_name_the_argument() {
+    for (args, named) in [
+        (&["run", "--bogus"][..], "--bogus"),
+        (&["run", "--timeout", "soon"], "--timeout"),
+        (&["run", "--timeout", "0"], "--timeout"),
+        (&["run", "--impl"], "--impl"),
+        (&["frobnicate"], "frobnicate"),
+        (&["run", "--require", "kdf,telepathy"], "telepathy"),
+        (&["props", "--cases", "0"], "--cases"),
+        (&["interop", "--conversations", "none"], "--conversations"),
+        (
+            &["run", "--vectors", "/nonexistent/sealwire-vectors"],
+            "/nonexistent",
+        ),
+        (
+            &["run", "--json", "/nonexistent-dir/report.json"],
+            "/nonexistent-dir",
+        ),
     ] {
-        let (code, _, err) = run(args);
+        let (code, out, err) = run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
-            err.contains("error:") && err.contains("USAGE"),
+            err.contains("error:") && err.contains(named),
             "{args:?}: {err}"
         );
+        // Reported before the run: nothing ran.
+        assert!(!out.contains("PASS"), "{args:?}: {out}");
     }
-    let (code, out, _) = run(&["help"]);
+}
+
+#[test]
+fn every_subcommand_has_help_and_version() {
+    for sub in [
+        &[][..],
+        &["run"],
+        &["generate"],
+        &["reference-adapter"],
+        &["props"],
+        &["interop"],
+        &["zoo"],
+        &["completions"],
+    ] {
+        for flag in ["--help", "-h"] {
+            let (code, out, _) = run(&[sub, &[flag]].concat());
+            assert_eq!(code, 0, "{sub:?} {flag}");
+            assert!(
+                out.contains("Usage: sealwire-conformance"),
+                "{sub:?}: {out}"
+            );
+            assert!(out.contains("Exit status: 0"), "{sub:?}: {out}");
+        }
+        let (code, out, _) = run(&[sub, &["--version"]].concat());
+        assert_eq!(code, 0, "{sub:?} --version");
+        assert!(
+            out.starts_with(&format!(
+                "sealwire-conformance{}",
+                if sub.is_empty() { "" } else { "-" }
+            )) && out.trim_end().ends_with(env!("CARGO_PKG_VERSION")),
+            "{sub:?}: {out}"
+        );
+    }
+    let (code, out, _) = run(&["run", "--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("--impl"));
+    assert!(
+        out.contains("--require") && out.contains("--filter Rfc7748"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("sealwire-conformance") && out.contains("--require"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_empty_filter_selection_says_so() {
+    let (code, _, err) = run(&[
+        "--vectors",
+        &fixtures_arg(),
+        "--filter",
+        "NoSuchThing",
+        "--quiet",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the filter `NoSuchThing` selected no test"),
+        "{err}"
+    );
 }
 
 /// A Python adapter with only the standard library: HMAC-SHA256 and
@@ -220,7 +301,7 @@ for line in sys.stdin:
 "#;
 
 #[test]
-fn a_python_adapter_passes_what_it_supports_and_the_rest_is_skipped() {
+fn unsupported_inside_an_announced_capability_fails() {
     let scratch = Scratch::new("python");
     let script = scratch.path("adapter.py");
     std::fs::write(&script, PY_ADAPTER).unwrap();
@@ -234,22 +315,33 @@ fn a_python_adapter_passes_what_it_supports_and_the_rest_is_skipped() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    // Skips are not failures.
-    assert_eq!(code, 0, "{out}\n{err}");
+    // It announces `primitives` but answers `unsupported` to x25519.
+    assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("Sealwire conformance: stdlib-python"), "{out}");
     assert!(
-        out.contains("primitives        3        0        4"),
+        out.contains("primitives        3        4        0"),
         "{out}"
     );
+    // `session` was not announced: its tests are skipped, with the reason.
     assert!(
         out.contains("session           0        0        2"),
         "{out}"
     );
     assert!(out.contains("needs capability `session`"), "{out}");
     assert!(
-        out.contains(
-            "answered unsupported at step 0 (`x25519`): the standard library has no x25519"
-        ),
+        out.contains("(`x25519` is in the announced capability `primitives`)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("actual:   unsupported: the standard library has no x25519"),
+        "{out}"
+    );
+    assert!(
+        out.contains("failed: primitives (4 failed)") && out.contains("session (not announced)"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end().ends_with("3 passed, 4 failed, 2 skipped"),
         "{out}"
     );
     let report: serde_json::Value =
@@ -257,6 +349,95 @@ fn a_python_adapter_passes_what_it_supports_and_the_rest_is_skipped() {
     assert_eq!(
         report["capabilities"],
         serde_json::json!(["primitives", "bundle"])
+    );
+    assert_eq!(report["success"], serde_json::json!(false));
+}
+
+/// Implements only HMAC-SHA256 and announces only `primitives`: on a
+/// selection of HMAC tests it passes, but it cannot pass `--require`.
+const HMAC_ONLY: &str = r#"import hashlib, hmac, json, sys
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["op"] == "hello":
+        resp = {"ok": {"name": "hmac-only", "protocol": 1, "capabilities": ["primitives"]}}
+    elif req["op"] == "hmac_sha256":
+        mac = hmac.new(bytes.fromhex(req["key"]), bytes.fromhex(req["message"]), hashlib.sha256)
+        resp = {"ok": {"mac": mac.hexdigest()}}
+    else:
+        resp = {"unsupported": "only hmac_sha256"}
+    resp["id"] = req["id"]
+    sys.stdout.write(json.dumps(resp) + "\n")
+    sys.stdout.flush()
+"#;
+
+#[test]
+fn a_partial_adapter_cannot_pass_with_require() {
+    let scratch = Scratch::new("partial");
+    let script = scratch.path("adapter.py");
+    std::fs::write(&script, HMAC_ONLY).unwrap();
+    let command = format!("python3 {}", script.display());
+    let base = ["--vectors", &fixtures_arg(), "--impl", &command, "--quiet"];
+    // Only the HMAC test of the fixtures: everything selected passes.
+    let hmac_only = [&base[..], &["--filter", "rfc_fixture.json#4"]].concat();
+    let (code, out, _) = run(&hmac_only);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("conformant: primitives"), "{out}");
+    // The same run with --require all: the other capabilities were not
+    // announced.
+    let (code, out, _) = run(&[&hmac_only[..], &["--require", "all"]].concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("`session` is required but was not announced"),
+        "{out}"
+    );
+    assert!(out.contains("FAIL: 1 tests"), "{out}");
+    // --require primitives alone holds.
+    let (code, out, _) = run(&[&hmac_only[..], &["--require", "primitives"]].concat());
+    assert_eq!(code, 0, "{out}");
+    // A required capability with skipped tests fails.
+    let (code, out, _) = run(&[
+        &base[..],
+        &["--filter", "store_fixture", "--require", "session"],
+    ]
+    .concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("`session` is required but was not announced (2 tests skipped)"),
+        "{out}"
+    );
+    // An unknown capability is a usage error naming it.
+    let (code, _, err) = run(&[&base[..], &["--require", "kdf,telepathy"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("telepathy"), "{err}");
+}
+
+#[test]
+fn an_adapter_answering_unsupported_everywhere_fails() {
+    let scratch = Scratch::new("unsupported");
+    let script = scratch.path("adapter.py");
+    std::fs::write(
+        &script,
+        r#"import json, sys
+CAPS = ["primitives", "kdf", "bundle", "session", "x3dh_secret", "wire", "state", "sealed_state", "skipped_count"]
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["op"] == "hello":
+        resp = {"ok": {"name": "unsupported-everywhere", "protocol": 1, "capabilities": CAPS}}
+    else:
+        resp = {"unsupported": "not implemented"}
+    resp["id"] = req["id"]
+    sys.stdout.write(json.dumps(resp) + "\n")
+    sys.stdout.flush()
+"#,
+    )
+    .unwrap();
+    let command = format!("python3 {}", script.display());
+    let (code, out, _) = run(&["--vectors", &fixtures_arg(), "--impl", &command, "--quiet"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("capabilities conformant: none;"), "{out}");
+    assert!(
+        out.trim_end().ends_with("0 passed, 9 failed, 0 skipped"),
+        "{out}"
     );
 }
 

@@ -81,13 +81,7 @@ impl std::error::Error for HexError {}
 
 /// Lowercase hex of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    s
+    hex::encode(bytes)
 }
 
 /// Lowercase hex of `bytes` as a JSON string (an output field of the
@@ -98,21 +92,12 @@ pub fn to_value(bytes: &[u8]) -> serde_json::Value {
 
 /// Bytes of a hex string.
 pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
-    fn nibble(c: u8) -> Result<u8, HexError> {
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            b'A'..=b'F' => Ok(c - b'A' + 10),
-            _ => Err(HexError::InvalidDigit),
-        }
-    }
-    let s = s.as_bytes();
-    if !s.len().is_multiple_of(2) {
-        return Err(HexError::OddLength);
-    }
-    s.chunks_exact(2)
-        .map(|pair| Ok((nibble(pair[0])? << 4) | nibble(pair[1])?))
-        .collect()
+    hex::decode(s).map_err(|e| match e {
+        hex::FromHexError::OddLength => HexError::OddLength,
+        // `InvalidStringLength` only arises when decoding into a fixed-size
+        // buffer; every other error is a bad digit.
+        _ => HexError::InvalidDigit,
+    })
 }
 
 impl Serialize for Bytes {

@@ -448,6 +448,7 @@ fn filters_select_by_path_tcid_and_flag() {
         &RunOptions {
             filters: f(&["nothing matches this"]),
             progress: false,
+            require: Vec::new(),
         },
     );
     assert!(report.results.is_empty());
@@ -509,4 +510,25 @@ fn load_rejects_bad_files_with_reasons() {
         joined.contains("top.json: schema version \"2\""),
         "{joined}"
     );
+}
+
+#[test]
+fn a_long_mismatch_shows_a_window_around_the_first_difference() {
+    let want = "ab".repeat(200);
+    let mut got = want.clone();
+    got.replace_range(300..302, "cd");
+    let request = Request::Decode {
+        structure: sealwire_adapter::Structure::Header,
+        bytes: Bytes(Vec::new()),
+    };
+    let mut expected = sealwire_adapter::Output::new();
+    expected.insert("encoded".into(), Value::String(want));
+    let mut actual = sealwire_adapter::Output::new();
+    actual.insert("encoded".into(), Value::String(got));
+    let (exp, act) = super::compare_outputs(&request, &expected, &actual).unwrap_err();
+    let around = format!("\"{}cd{}\"", "ab".repeat(16), "ab".repeat(15));
+    assert!(act.contains(&around), "{act}");
+    assert!(act.contains("(bytes 134..166 of 200)"), "{act}");
+    assert!(act.contains("first difference at byte 150"), "{act}");
+    assert!(exp.starts_with("`encoded` = …\""), "{exp}");
 }
