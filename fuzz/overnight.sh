@@ -8,6 +8,9 @@
 #   HOURS_PER_TARGET=0.5 fuzz/overnight.sh decrypt conversation
 #   SANITIZER=address fuzz/overnight.sh     # needs a nightly toolchain
 #   SEALWIRE_FREED_SCAN=1 fuzz/overnight.sh # also arm the freed-memory check
+#   SMOKE=1 fuzz/overnight.sh               # 30 s per target, then a 20 s
+#                                           # AddressSanitizer run of each
+#                                           # target where nightly exists
 #
 # Environment: JOBS (default: all cores), HOURS_PER_TARGET (default 1),
 # SANITIZER (none | address; default none), OUT (default
@@ -20,19 +23,26 @@ cd "$(dirname "$0")"
 data=../conformance/oracles
 
 JOBS="${JOBS:-$(nproc)}"
-HOURS_PER_TARGET="${HOURS_PER_TARGET:-1}"
+SMOKE="${SMOKE:-}"
+if [ -n "$SMOKE" ]; then
+  HOURS_PER_TARGET="${HOURS_PER_TARGET:-0.0084}"   # about 30 s
+else
+  HOURS_PER_TARGET="${HOURS_PER_TARGET:-1}"
+fi
 SANITIZER="${SANITIZER:-none}"
 OUT="${OUT:-artifacts/overnight/$(date -u +%Y%m%dT%H%M%SZ)}"
 budget="$(awk "BEGIN { printf \"%d\", $HOURS_PER_TARGET * 3600 }")"
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 toolchain=()
+target_dir=target
 if [ "$SANITIZER" != none ]; then
   toolchain=(+nightly)   # -Zsanitizer needs nightly
+  target_dir="target/$SANITIZER"   # keep the stable, sanitizer-free build
 fi
-cargo "${toolchain[@]}" fuzz build --sanitizer "$SANITIZER" -O
+cargo "${toolchain[@]}" fuzz build --sanitizer "$SANITIZER" -O --target-dir "$target_dir"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
-bin_dir="target/$triple/release"
+bin_dir="$target_dir/$triple/release"
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || read -r -a targets <<< "$(cargo fuzz list | tr '\n' ' ')"
@@ -96,4 +106,37 @@ done
   done
   [ "$found" = 1 ] || echo "none"
 } >> "$summary"
+
+# Smoke mode: a short AddressSanitizer run of every target, where a nightly
+# toolchain exists (stable CI, fuzz/ci.sh, stays sanitizer-free).
+if [ -n "$SMOKE" ] && [ "$SANITIZER" = none ]; then
+  {
+    echo
+    echo "## AddressSanitizer smoke run"
+    echo
+  } >> "$summary"
+  if cargo +nightly --version >/dev/null 2>&1 \
+      && cargo +nightly fuzz build --sanitizer address -O --target-dir target/address \
+        > "$OUT/asan-build.log" 2>&1; then
+    echo "| target | executions | exec/s | result |" >> "$summary"
+    echo "| --- | --- | --- | --- |" >> "$summary"
+    for target in "${targets[@]}"; do
+      max_len="$(sed -n 's/^max_len = //p' "$data/options/$target.options")"
+      scratch="$(mktemp -d)"
+      mkdir -p "$OUT/crashes-asan/$target"
+      echo "== $target: AddressSanitizer, ${ASAN_SECONDS:-20}s"
+      result=ok
+      "target/address/$triple/release/$target" "$scratch" "$data/seeds/$target" \
+        -max_total_time="${ASAN_SECONDS:-20}" -dict="$data/dict/$target.dict" -max_len="$max_len" \
+        -artifact_prefix="$OUT/crashes-asan/$target/" -print_final_stats=1 \
+        > "$OUT/$target.asan.log" 2>&1 || result="CRASH: see $target.asan.log and crashes-asan/$target/ (reproduce: \`(cd fuzz && cargo +nightly fuzz run -O --target-dir target/address $target <file>)\`)"
+      rm -rf "$scratch"
+      execs="$(sed -n 's/^stat::number_of_executed_units: //p' "$OUT/$target.asan.log")"
+      rate="$(sed -n 's/^stat::average_exec_per_sec: //p' "$OUT/$target.asan.log")"
+      echo "| $target | ${execs:-?} | ${rate:-?} | $result |" >> "$summary"
+    done
+  else
+    echo "not run: no nightly toolchain, or the ASan build failed (asan-build.log)" >> "$summary"
+  fi
+fi
 cat "$summary"

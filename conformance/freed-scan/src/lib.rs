@@ -50,6 +50,8 @@
 //! run the armed sections one at a time (hold a mutex), since frees on other
 //! threads are scanned too.
 
+pub mod uninstrumented;
+
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};

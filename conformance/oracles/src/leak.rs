@@ -25,6 +25,8 @@ use std::borrow::Cow;
 
 use zeroize::Zeroize;
 
+use sealwire_freed_scan::uninstrumented;
+
 use super::freed;
 
 mod text;
@@ -101,7 +103,7 @@ fn slot_of(window: u64, mask: usize) -> usize {
 
 impl WindowSet {
     fn get(&self, window: u64) -> Option<u32> {
-        let h = window.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 48;
+        let h = uninstrumented::filter_bit(window);
         if self.len == 0 || (self.bloom[(h >> 6) as usize] >> (h & 63)) & 1 == 0 {
             return None;
         }
@@ -131,7 +133,7 @@ impl WindowSet {
         self.slots[slot] = window;
         self.ids[slot] = id;
         self.len += 1;
-        let h = window.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 48;
+        let h = uninstrumented::filter_bit(window);
         self.bloom[(h >> 6) as usize] |= 1 << (h & 63);
     }
 
@@ -307,7 +309,8 @@ impl LeakScanner {
     /// True when the fuzz input (see [`input_has_secrets`](Self::input_has_secrets))
     /// contains `window`: bytes the fuzzer chose.
     fn input_holds(&self, window: &[u8]) -> bool {
-        self.secret_input.windows(8).any(|w| w == window)
+        <&[u8; 8]>::try_from(window)
+            .is_ok_and(|window| uninstrumented::contains_window(&self.secret_input, window))
     }
 
     /// True when this scanner has secrets or plaintexts of its own (not
@@ -320,7 +323,7 @@ impl LeakScanner {
         let window = window.to_le_bytes();
         self.allowed
             .iter()
-            .any(|bytes| bytes.windows(8).any(|w| *w == window))
+            .any(|bytes| uninstrumented::contains_window(bytes, &window))
     }
 
     fn find_registered(&self, window: u64) -> Option<&str> {
@@ -353,16 +356,28 @@ impl LeakScanner {
     /// local fuzz run did). Windows wholly inside a leaked secret do not
     /// overlap public bytes, so a leak of 8 bytes or more is still found.
     fn scan_where(&self, bytes: &[u8], public: impl Fn(&[u8]) -> bool) -> Option<(usize, &str)> {
-        if bytes.len() < 8 {
-            return None;
-        }
-        (0..=bytes.len() - 8).find_map(|i| {
-            let label = self.find(window_at(bytes, i))?;
+        // The per-byte filter test runs outside coverage instrumentation
+        // (`sealwire_freed_scan::uninstrumented`); only its candidates,
+        // rare, take the exact lookup here.
+        let own: &[u64] = &self.windows.bloom;
+        let filters: [&[u64]; 2] = match self.base {
+            Some(base) => [&base.windows.bloom, own],
+            None => [own, &[]],
+        };
+        let mut from = 0;
+        while let Some(i) = uninstrumented::first_candidate(&filters, bytes, from) {
+            from = i + 1;
+            let Some(label) = self.find(window_at(bytes, i)) else {
+                continue;
+            };
             let window = &bytes[i..i + 8];
             let dismissed =
                 self.input_holds(window) && (self.overlaps_allowed(bytes, i) || public(window));
-            (!dismissed).then_some((i, label))
-        })
+            if !dismissed {
+                return Some((i, label));
+            }
+        }
+        None
     }
 
     /// True when an allowed string occurs in `bytes` overlapping the
@@ -471,9 +486,6 @@ impl LeakScanner {
         self.check_text(LeakKind::ErrorText, place, &format!("{error:#?}"))
     }
 }
-
-// Character classes for the text scans, looked up in one table (fuzz
-// builds instrument every comparison, so fewer branches is faster).
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,214 @@
+//! Hot loops of the leak oracle (`sealwire-oracles`) kept out of libFuzzer's
+//! coverage instrumentation.
+//!
+//! cargo-fuzz compiles every crate with LLVM's SanitizerCoverage pass
+//! (`-Cpasses=sancov-module` plus `-sanitizer-coverage-trace-compares`), so
+//! every comparison in the oracle's per-byte scanning loops called back into
+//! libFuzzer: most of a fuzz target's time went there, and the oracle's own
+//! branches counted as coverage. SanitizerCoverage skips every function whose
+//! symbol starts with `__sanitizer_` (LLVM
+//! `ModuleSanitizerCoverage::instrumentFunction`: "Don't instrument
+//! `__sanitizer_*` callbacks"), and rustc runs the pass after its
+//! optimisation pipeline, so what is inlined into such a function is not
+//! instrumented either. The functions here therefore carry exported names
+//! with that prefix (`#[unsafe(export_name)]`, the reason they live in this
+//! crate, the one that may use `unsafe` attributes) and are never inlined
+//! into their (instrumented) callers. They hold no secret state: they read
+//! the slices they are given and return offsets or decoded bytes.
+//!
+//! The names are unique to this crate (`__sanitizer_sealwire_*`), so they
+//! cannot collide with the sanitizer runtimes.
+
+/// The multiplier of the window filters' hash (must match the filter's
+/// builder in `sealwire-oracles`).
+pub const FILTER_HASH: u64 = 0xD6E8_FEB8_6659_FD93;
+
+/// The bit a window sets in a 65,536-bit filter (`filter.len() == 1024`).
+#[inline(always)]
+pub fn filter_bit(window: u64) -> u64 {
+    window.wrapping_mul(FILTER_HASH) >> 48
+}
+
+/// The first offset `i >= from` at which the 8-byte window of `bytes`
+/// (little-endian) has its bit set in any of `filters` (each of 1,024 words,
+/// or empty for an empty set): the candidates an exact lookup then checks.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_first_candidate")]
+pub fn first_candidate(filters: &[&[u64]], bytes: &[u8], from: usize) -> Option<usize> {
+    if bytes.len() < 8 {
+        return None;
+    }
+    for i in from..=bytes.len() - 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i..i + 8]);
+        let h = filter_bit(u64::from_le_bytes(w));
+        for filter in filters {
+            if filter.len() == 1024 && (filter[(h >> 6) as usize] >> (h & 63)) & 1 == 1 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+const OTHER: u8 = 0;
+const DEC: u8 = 1; // 0-9
+const HEX: u8 = 2; // a-f, A-F
+const SEP: u8 = 3; // space, comma, newline, tab, CR, brackets
+const X: u8 = 4; // x, X (a `0x` prefix)
+
+const CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = DEC;
+        c += 1;
+    }
+    let mut c = b'a';
+    while c <= b'f' {
+        t[c as usize] = HEX;
+        t[(c - 32) as usize] = HEX;
+        c += 1;
+    }
+    t[b' ' as usize] = SEP;
+    t[b',' as usize] = SEP;
+    t[b'\n' as usize] = SEP;
+    t[b'\t' as usize] = SEP;
+    t[b'\r' as usize] = SEP;
+    t[b'[' as usize] = SEP;
+    t[b']' as usize] = SEP;
+    t[b'x' as usize] = X;
+    t[b'X' as usize] = X;
+    t
+};
+
+#[inline(always)]
+const fn hex_value(digit: u8) -> u8 {
+    if digit <= b'9' {
+        digit - b'0'
+    } else {
+        (digit | 0x20) - b'a' + 10
+    }
+}
+
+/// Every maximal run of at least 16 hex digits in `text`, decoded at
+/// alignment 0 and at alignment 1, with the run's start in the text.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_hex_runs")]
+pub fn hex_runs(text: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let start = i;
+        while i < text.len() && matches!(CLASS[text[i] as usize], DEC | HEX) {
+            i += 1;
+        }
+        if i - start >= 16 {
+            let run = &text[start..i];
+            for align in 0..2 {
+                let decoded = run[align..]
+                    .chunks_exact(2)
+                    .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
+                    .collect();
+                out.push((start + align, decoded));
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+#[inline(always)]
+fn flush(run: &mut (usize, Vec<u8>), out: &mut Vec<(usize, Vec<u8>)>) {
+    if run.1.len() >= 8 {
+        out.push((run.0, core::mem::take(&mut run.1)));
+    } else {
+        run.1.clear();
+    }
+}
+
+#[inline(always)]
+fn value(digits: &[u8], radix: u32) -> Option<u8> {
+    let mut v: u32 = 0;
+    for &c in digits {
+        v = v * radix + u32::from(hex_value(c));
+    }
+    u8::try_from(v).ok()
+}
+
+/// Every maximal run of at least 8 numbers 0..=255 in `text` separated only
+/// by spaces, commas, newlines and brackets, read two ways: as decimal
+/// numbers (`{:?}` of a byte array; `0x` prefixes allowed) and as hex
+/// numbers of at most two digits (`{:x?}` of a byte array, which prints no
+/// prefix). One pass over the text builds both.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_number_runs")]
+pub fn number_runs(text: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    // Index 0: decimal reading, index 1: hex reading.
+    let mut runs: [(usize, Vec<u8>); 2] = [(0, Vec::new()), (0, Vec::new())];
+    let mut i = 0;
+    while i < text.len() {
+        let class = CLASS[text[i] as usize];
+        if class == SEP {
+            i += 1;
+            continue;
+        }
+        if class == OTHER || class == X {
+            flush(&mut runs[0], &mut out);
+            flush(&mut runs[1], &mut out);
+            i += 1;
+            continue;
+        }
+        // A token of digits, hex digits and x.
+        let start = i;
+        while i < text.len() && matches!(CLASS[text[i] as usize], DEC | HEX | X) {
+            i += 1;
+        }
+        let token = &text[start..i];
+        let prefixed = token.len() > 2 && token[0] == b'0' && CLASS[token[1] as usize] == X;
+        let digits = if prefixed { &token[2..] } else { token };
+        let all_hex = digits
+            .iter()
+            .all(|&c| matches!(CLASS[c as usize], DEC | HEX));
+        let all_dec = digits.iter().all(|&c| CLASS[c as usize] == DEC);
+        let readings = [
+            if prefixed && all_hex && digits.len() <= 2 {
+                value(digits, 16)
+            } else if !prefixed && all_dec && digits.len() <= 3 {
+                value(digits, 10)
+            } else {
+                None
+            },
+            if all_hex && !digits.is_empty() && digits.len() <= 2 {
+                value(digits, 16)
+            } else {
+                None
+            },
+        ];
+        for (run, reading) in runs.iter_mut().zip(readings) {
+            match reading {
+                Some(v) => {
+                    if run.1.is_empty() {
+                        run.0 = start;
+                    }
+                    run.1.push(v);
+                }
+                None => flush(run, &mut out),
+            }
+        }
+    }
+    for run in &mut runs {
+        flush(run, &mut out);
+    }
+    out
+}
+
+/// True when `window` (8 bytes) occurs in `haystack` at any offset: the
+/// oracle's checks whether the fuzz input or an allowed public string holds
+/// a window (quadratic in the worst case, so kept uninstrumented too).
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_contains_window")]
+pub fn contains_window(haystack: &[u8], window: &[u8; 8]) -> bool {
+    haystack.windows(8).any(|w| w == window)
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Fuzzing speed per CPU second of one process, every target, in one run.
+#
+#   fuzz/bench.sh                    # every target, default counts
+#   BENCH_RUNS=20000 fuzz/bench.sh decrypt conversation
+#   BENCH_NO_BUILD=1 fuzz/bench.sh   # use the binaries already built
+#
+# Each target runs one libFuzzer process from its checked-in seeds with its
+# dictionary and max_len, a fixed number of executions (-runs, BENCH_RUNS or
+# the per-target default below) with -seed=BENCH_SEED (default 1), into a
+# scratch corpus (fuzz/seeds and conformance/oracles/seeds are only read).
+# The same binary, seed and count make the same mutations, so cov/ft at the
+# end compare builds: a speed-up that lost coverage shows there.
+# exec per CPU second = executions / (user + sys CPU time of the process,
+# from /usr/bin/time): most of the noise of a shared machine goes away.
+# Prints a Markdown table with the aims of issue 17; exits 1 when a target
+# crashed (its log is kept), 0 otherwise (missing an aim is reported in the
+# table, not as a failure: this is a measurement).
+set -euo pipefail
+cd "$(dirname "$0")"
+data=../conformance/oracles
+
+BENCH_SEED="${BENCH_SEED:-1}"
+[ -x /usr/bin/time ] || { echo "bench.sh needs /usr/bin/time (GNU time)" >&2; exit 2; }
+
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  cargo fuzz build --sanitizer none -O >&2
+fi
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+bin_dir="target/$triple/release"
+
+# The aims (issue 17) and default execution counts (about 10-30 s per
+# target on one shared core at the speeds of the aims).
+aim() {
+  case "$1" in
+    decode_wire) echo 50000 ;;
+    bundle|decrypt|state_restore|differential_seal) echo 10000 ;;
+    respond|conversation) echo 5000 ;;
+    *) echo 0 ;;
+  esac
+}
+default_runs() {
+  case "$1" in
+    decode_wire) echo 300000 ;;
+    bundle|decrypt|state_restore|differential_seal) echo 100000 ;;
+    *) echo 40000 ;;
+  esac
+}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || read -r -a targets <<< "$(cargo fuzz list | tr '\n' ' ')"
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+status=0
+echo "fuzz/bench.sh $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load: $(cut -d' ' -f1-3 /proc/loadavg), seed $BENCH_SEED"
+echo
+echo "| target | executions | CPU s (user+sys) | exec per CPU second | aim | met | cov | ft | corpus |"
+echo "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
+for target in "${targets[@]}"; do
+  runs="${BENCH_RUNS:-$(default_runs "$target")}"
+  max_len="$(sed -n 's/^max_len = //p' "$data/options/$target.options")"
+  corpus="$scratch/$target"
+  mkdir -p "$corpus"
+  log="$scratch/$target.log"
+  if ! /usr/bin/time -f 'cpu %U %S' -o "$scratch/$target.time" \
+      "$bin_dir/$target" "$corpus" "$data/seeds/$target" \
+      -runs="$runs" -seed="$BENCH_SEED" -dict="$data/dict/$target.dict" \
+      -max_len="$max_len" -artifact_prefix="$scratch/" -print_final_stats=1 \
+      > "$log" 2>&1; then
+    mkdir -p "artifacts/$target"
+    cp "$log" "artifacts/$target/bench.log"
+    echo "| $target | crashed: see fuzz/artifacts/$target/bench.log | | | | | | | |"
+    status=1
+    continue
+  fi
+  execs="$(sed -n 's/^stat::number_of_executed_units: //p' "$log")"
+  cpu="$(awk '/^cpu / { printf "%.2f", $2 + $3 }' "$scratch/$target.time")"
+  rate="$(awk -v n="$execs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%d", n / c; else print 0 }')"
+  # The last status line: "#N DONE cov: C ft: F corp: K/..."
+  done_line="$(grep -E '^#[0-9]+' "$log" | tail -n 1)"
+  cov="$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<< "$done_line")"
+  ft="$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<< "$done_line")"
+  corp="$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<< "$done_line")"
+  goal="$(aim "$target")"
+  met=no
+  [ "$rate" -ge "$goal" ] && met=yes
+  echo "| $target | $execs | $cpu | $rate | $goal | $met | ${cov:-?} | ${ft:-?} | ${corp:-?} |"
+done
+echo
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit "$status"
