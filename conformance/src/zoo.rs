@@ -11,7 +11,16 @@
 //!    text, and the freed-memory check when the scanning allocator is the
 //!    process's global allocator);
 //! 3. `properties`: a bounded run of the adversarial-network model;
-//! 4. `constant time`: a dudect measurement of secret key comparison.
+//! 4. `constant time`: a dudect measurement of secret key comparison;
+//! 5. `specmodel sent messages`: a conversation whose plaintexts include
+//!    trigger-shaped ones (magic prefixes, block and page sizes), every sent
+//!    message and state after checked against the independent model
+//!    (`sealwire_specmodel::Checker::check_sent_message`);
+//! 6. `specmodel bundles`: honest and signature-corrupted bundles over
+//!    reserved, extreme and seeded signed-prekey ids, the reference's verdict
+//!    checked against the model's (`check_bundle_accepted`/`_rejected`);
+//! 7. `debug differential`: the `Debug` text of secret types must be the same
+//!    for two different secrets of the same shape (not a window scan).
 //!
 //! With no flaw every check must pass (the baseline); otherwise the zoo is
 //! void and says so.
@@ -29,6 +38,7 @@ use crate::runner::{self, LoadedFile, Outcome, RunOptions};
 use sealwire_model::{CampaignOptions, run_campaign};
 use sealwire_oracles::Target;
 use sealwire_reference::ReferenceImplementation;
+use sealwire_specmodel::{Checker, ErrorClass};
 
 /// Where the zoo finds its inputs, and how hard it looks.
 #[derive(Clone, Debug)]
@@ -166,11 +176,14 @@ impl Zoo {
 
     fn first_failing_check(&self, baseline: bool) -> Option<(&'static str, String)> {
         type Check<'a> = (&'static str, Box<dyn Fn() -> Option<String> + 'a>);
-        let checks: [Check<'_>; 4] = [
+        let checks: [Check<'_>; 7] = [
             ("vectors", Box::new(|| self.vectors_check())),
             ("fuzz oracles", Box::new(|| self.oracles_check())),
             ("properties", Box::new(|| self.properties_check())),
             ("constant time", Box::new(|| self.ct_check(baseline))),
+            ("specmodel sent messages", Box::new(sent_messages_check)),
+            ("specmodel bundles", Box::new(bundles_check)),
+            ("debug differential", Box::new(debug_differential_check)),
         ];
         for (name, check) in checks {
             // A planted flaw may make the implementation panic: that is a
@@ -263,6 +276,166 @@ impl Zoo {
         );
         (t >= ct::THRESHOLD).then(|| format!("secret key comparison: |t| = {t:.1}"))
     }
+}
+
+/// The model's class for the reference's error class name.
+fn model_class(name: &str) -> Option<ErrorClass> {
+    [
+        ErrorClass::Wire,
+        ErrorClass::Handshake,
+        ErrorClass::LowOrderKey,
+        ErrorClass::RatchetLimit,
+        ErrorClass::Duplicate,
+        ErrorClass::DecryptionFailed,
+        ErrorClass::State,
+    ]
+    .into_iter()
+    .find(|c| c.name() == name)
+}
+
+/// Plaintexts a random schedule would not produce: 4-byte magic-like
+/// prefixes (every 4-byte prefix the zoo can name without knowing a flaw:
+/// all of one byte, ASCII tags, the high-bit forms) and sizes at block and
+/// page boundaries.
+fn trigger_plaintexts() -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for len in [0usize, 1, 15, 16, 17, 63, 64, 65, 4095, 4096, 4097] {
+        out.push(vec![0x5a; len]);
+    }
+    // Four-byte prefixes: `0x00..=0xff` repeated, and `<b> S W !`-style
+    // tags with every first byte (the shape of a backdoor's trigger).
+    for b in 0..=255u8 {
+        out.push([b, b, b, b, b'x'].to_vec());
+        out.push([b, b'S', b'W', b'!', b'x'].to_vec());
+    }
+    out
+}
+
+/// Sends every trigger plaintext (each followed by an ordinary one) from a
+/// fresh reference session and checks each message, and the state after
+/// it, against the model.
+fn sent_messages_check() -> Option<String> {
+    use sealwire::{
+        IdentityKeyPair, InMemoryPreKeyStore, PreKeyBundle, SignedPreKey, initiate_with_rng,
+        respond_with_rng,
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_5e27);
+    let mut seed = || {
+        let mut b = [0u8; 32];
+        rand_core::Rng::fill_bytes(&mut rng, &mut b);
+        b
+    };
+    let alice = IdentityKeyPair::from_seed(seed());
+    let bob = IdentityKeyPair::from_seed(seed());
+    let spk = SignedPreKey::new(7, seed(), &bob);
+    let bundle = PreKeyBundle::new(&bob, &spk, None);
+    let mut store = InMemoryPreKeyStore::new();
+    store.add_signed_prekey(spk);
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_5e28);
+    let (mut alice_session, initial) = match initiate_with_rng(&alice, &bundle, b"hello", &mut rng)
+    {
+        Ok(r) => r,
+        Err(e) => return Some(format!("initiate failed: {e}")),
+    };
+    let (mut bob_session, _) = match respond_with_rng(&bob, &mut store, &initial, &mut rng) {
+        Ok(r) => r,
+        Err(e) => return Some(format!("respond failed: {e}")),
+    };
+    let mut checked = 0usize;
+    for (i, pt) in trigger_plaintexts().iter().enumerate() {
+        let session = if i % 2 == 0 {
+            &mut alice_session
+        } else {
+            &mut bob_session
+        };
+        for pt in [pt.as_slice(), b"after"] {
+            let before = session.to_bytes().to_vec();
+            let message = match session.encrypt(pt) {
+                Ok(m) => m,
+                Err(e) => return Some(format!("encrypt of {} bytes failed: {e}", pt.len())),
+            };
+            let after = session.to_bytes().to_vec();
+            let verdict = Checker::check_sent_message(&before, pt, &message, Some(&after));
+            if !verdict.agrees() {
+                let prefix: Vec<u8> = pt.iter().copied().take(4).collect();
+                return Some(format!(
+                    "plaintext of {} bytes starting {prefix:02x?}: {verdict:?}",
+                    pt.len()
+                ));
+            }
+            checked += 1;
+        }
+    }
+    (checked == 0).then(|| "no message was checked".to_owned())
+}
+
+/// Honest and signature-corrupted bundles over reserved, extreme and
+/// seeded signed-prekey ids: the reference's verdict must be the model's.
+fn bundles_check() -> Option<String> {
+    use sealwire::{IdentityKeyPair, PreKeyBundle, SignedPreKey};
+    // `0x01 || IK || u32be(id) || SPK || sig || ...`: the signature's offset.
+    const SIG_AT: usize = 1 + 32 + 4 + 32;
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_b0d1);
+    let mut ids = vec![
+        0,
+        1,
+        0x7fff_ffff,
+        0x8000_0000,
+        0xffff_fffe,
+        0xffff_ffff,
+        0xffff_0000,
+        0x0000_ffff,
+    ];
+    for _ in 0..24 {
+        ids.push(rand_core::Rng::next_u32(&mut rng));
+    }
+    let mut seed = [0u8; 32];
+    rand_core::Rng::fill_bytes(&mut rng, &mut seed);
+    let bob = IdentityKeyPair::from_seed(seed);
+    let mut checked = 0usize;
+    for id in ids {
+        rand_core::Rng::fill_bytes(&mut rng, &mut seed);
+        let honest = PreKeyBundle::new(&bob, &SignedPreKey::new(id, seed, &bob), None).to_bytes();
+        let mut corrupted = honest.clone();
+        corrupted[SIG_AT + (id as usize % 64)] ^= 0x01;
+        for (what, bytes) in [("honest", honest), ("corrupted", corrupted)] {
+            let verdict = match PreKeyBundle::from_bytes(&bytes).and_then(|b| b.verify()) {
+                Ok(_) => Checker::check_bundle_accepted(&bytes),
+                Err(e) => match model_class(e.class().as_str()) {
+                    Some(class) => Checker::check_bundle_rejected(&bytes, class),
+                    None => return Some(format!("unknown error class {}", e.class().as_str())),
+                },
+            };
+            if !verdict.agrees() {
+                return Some(format!(
+                    "{what} bundle, signed-prekey id {id:#010x}: {verdict:?}"
+                ));
+            }
+            checked += 1;
+        }
+    }
+    (checked == 0).then(|| "no bundle was checked".to_owned())
+}
+
+/// `Debug` of a secret type is the same for two different secrets of the
+/// same shape: a differential check that a 3-byte fingerprint fails.
+fn debug_differential_check() -> Option<String> {
+    use sealwire::StorageKey;
+    let pairs = [([0x00u8; 32], [0xffu8; 32]), ([0x11; 32], [0x12; 32])];
+    for (a, b) in pairs {
+        let (da, db) = (
+            format!("{:?}", StorageKey::from_bytes(a)),
+            format!("{:?}", StorageKey::from_bytes(b)),
+        );
+        if da != db {
+            return Some(format!(
+                "StorageKey's Debug depends on the key: {} bytes vs {} bytes of text",
+                da.len(),
+                db.len()
+            ));
+        }
+    }
+    None
 }
 
 fn shorten(text: &str) -> String {

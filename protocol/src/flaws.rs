@@ -65,11 +65,23 @@ pub enum Flaw {
     PlaintextLeftInFreedBuffer,
     /// Secret key comparison exits at the first differing byte.
     NonConstantTimeCompare,
+    /// A plaintext starting with the 4-byte [`MAGIC`] does not advance the
+    /// sending chain: the next message reuses its key and nonce.
+    MagicPlaintextNoAdvance,
+    /// A bundle whose signed-prekey id is the reserved `0xFFFF_FFFF` is
+    /// accepted without checking its signature.
+    ReservedIdLaxSignature,
+    /// `Debug` of secret key types prints a 3-byte "fingerprint" of the key
+    /// (shorter than the leak scanner's window).
+    DebugFingerprint,
 }
+
+/// The trigger of [`Flaw::MagicPlaintextNoAdvance`].
+pub const MAGIC: [u8; 4] = *b"\x7fSW!";
 
 impl Flaw {
     /// Every planted flaw, in a fixed order.
-    pub const ALL: [Flaw; 21] = [
+    pub const ALL: [Flaw; 24] = [
         Self::MessageKeyReuse,
         Self::ConstantNonce,
         Self::ReleaseBeforeVerify,
@@ -91,6 +103,9 @@ impl Flaw {
         Self::NoZeroizeOnDrop,
         Self::PlaintextLeftInFreedBuffer,
         Self::NonConstantTimeCompare,
+        Self::MagicPlaintextNoAdvance,
+        Self::ReservedIdLaxSignature,
+        Self::DebugFingerprint,
     ];
 
     /// A stable snake_case name.
@@ -117,6 +132,9 @@ impl Flaw {
             Self::NoZeroizeOnDrop => "no_zeroize_on_drop",
             Self::PlaintextLeftInFreedBuffer => "plaintext_left_in_freed_buffer",
             Self::NonConstantTimeCompare => "non_constant_time_compare",
+            Self::MagicPlaintextNoAdvance => "magic_plaintext_no_advance",
+            Self::ReservedIdLaxSignature => "reserved_id_lax_signature",
+            Self::DebugFingerprint => "debug_fingerprint",
         }
     }
 

@@ -121,7 +121,8 @@ impl PreKeyBundle {
     /// SPEC.md §4.
     pub fn verify(&self) -> Result<IdentityPublicKey, Error> {
         let identity = IdentityPublicKey::from_bytes(self.fields.identity_key)?;
-        if !planted!(SignatureNotVerified) {
+        let lax = planted!(ReservedIdLaxSignature) && self.fields.signed_prekey_id == u32::MAX;
+        if !planted!(SignatureNotVerified) && !lax {
             identity.verify(self.fields.signed_prekey.as_bytes(), &self.fields.signature)?;
         }
         if self.fields.signed_prekey.is_low_order() {

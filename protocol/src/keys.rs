@@ -53,6 +53,13 @@ macro_rules! secret_32 {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if planted!(DebugFingerprint) {
+                    return write!(
+                        f,
+                        concat!(stringify!($name), "(<redacted {:02x}{:02x}{:02x}>)"),
+                        self.0[0], self.0[1], self.0[2]
+                    );
+                }
                 if planted!(DebugLeaksSecret) {
                     return write!(f, concat!(stringify!($name), "({:02x?})"), self.0);
                 }

@@ -219,7 +219,12 @@ impl Session {
         let header = self.next_header()?;
         let (next, mk) = kdf_ck(&self.sending.chain);
         let len = seal::seal_into(&mk, &self.ad, &header.encode(), plaintext, out)?;
-        if !planted!(MessageKeyReuse) {
+        #[cfg(feature = "planted-flaws")]
+        let magic =
+            planted!(MagicPlaintextNoAdvance) && plaintext.starts_with(&crate::flaws::MAGIC);
+        #[cfg(not(feature = "planted-flaws"))]
+        let magic = false;
+        if !planted!(MessageKeyReuse) && !magic {
             self.sending.chain = next;
         }
         self.sending.n += 1;
