@@ -280,17 +280,7 @@ impl Zoo {
 
 /// The model's class for the reference's error class name.
 fn model_class(name: &str) -> Option<ErrorClass> {
-    [
-        ErrorClass::Wire,
-        ErrorClass::Handshake,
-        ErrorClass::LowOrderKey,
-        ErrorClass::RatchetLimit,
-        ErrorClass::Duplicate,
-        ErrorClass::DecryptionFailed,
-        ErrorClass::State,
-    ]
-    .into_iter()
-    .find(|c| c.name() == name)
+    ErrorClass::from_name(name)
 }
 
 /// Plaintexts a random schedule would not produce: 4-byte magic-like

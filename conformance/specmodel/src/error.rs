@@ -24,6 +24,22 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in SPEC.md §10's order.
+    pub const ALL: [Self; 7] = [
+        Self::Wire,
+        Self::Handshake,
+        Self::LowOrderKey,
+        Self::RatchetLimit,
+        Self::Duplicate,
+        Self::DecryptionFailed,
+        Self::State,
+    ];
+
+    /// The class with this stable name, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// The class's stable name (SPEC.md §10).
     pub const fn name(self) -> &'static str {
         match self {

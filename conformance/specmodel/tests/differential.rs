@@ -26,18 +26,7 @@ fn seeds(count: u64) -> Vec<u64> {
 }
 
 fn class(name: &str) -> ErrorClass {
-    [
-        ErrorClass::Wire,
-        ErrorClass::Handshake,
-        ErrorClass::LowOrderKey,
-        ErrorClass::RatchetLimit,
-        ErrorClass::Duplicate,
-        ErrorClass::DecryptionFailed,
-        ErrorClass::State,
-    ]
-    .into_iter()
-    .find(|c| c.name() == name)
-    .unwrap_or_else(|| panic!("unknown class {name}"))
+    ErrorClass::from_name(name).unwrap_or_else(|| panic!("unknown class {name}"))
 }
 
 /// A seeded generator that records what the reference draws, so that the
