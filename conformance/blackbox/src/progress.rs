@@ -1,6 +1,6 @@
 //! Progress of a long run, for a front end to show (the command line draws
 //! it with indicatif, hidden when stderr is not a terminal). The library
-//! itself draws nothing: without a hook, [`tick`] does nothing.
+//! itself draws nothing: without a hook, `tick` does nothing.
 
 use std::sync::{Mutex, PoisonError};
 
