@@ -101,6 +101,9 @@ pub enum Capability {
 }
 
 impl Capability {
+    /// Every optional capability, in the order of ADAPTER-v2.md §4.3.
+    pub const ALL: [Self; 4] = [Self::State, Self::SkippedCount, Self::Secrets, Self::Layout];
+
     /// Its name in the hello.
     pub const fn name(self) -> &'static str {
         match self {
@@ -111,10 +114,9 @@ impl Capability {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
-        [Self::State, Self::SkippedCount, Self::Secrets, Self::Layout]
-            .into_iter()
-            .find(|c| c.name() == name)
+    /// The capability of a hello name, or `None`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 

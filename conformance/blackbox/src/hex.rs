@@ -1,31 +1,18 @@
-//! Lowercase hex, as adapter protocol v2 writes byte strings (§1).
+//! Lowercase hex, as adapter protocol v2 writes byte strings (§1), through
+//! the `hex` crate. The protocol allows lowercase digits only, so decoding
+//! refuses uppercase ones, which `hex` alone would accept.
 
 /// Lowercase hex of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
+    hex::encode(bytes)
 }
 
 /// The bytes of a lowercase hex string of even length, or `None`.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(2) {
+    if text.bytes().any(|c| c.is_ascii_uppercase()) {
         return None;
     }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| Some((digit(pair[0])? << 4) | digit(pair[1])?))
-        .collect()
+    hex::decode(text).ok()
 }
 
 #[cfg(test)]
@@ -35,7 +22,8 @@ mod tests {
         let bytes = [0u8, 1, 0xab, 0xff];
         assert_eq!(super::encode(&bytes), "0001abff");
         assert_eq!(super::decode("0001abff").as_deref(), Some(&bytes[..]));
-        for bad in ["0", "0G", "AB", "0 "] {
+        assert_eq!(super::decode("").as_deref(), Some(&[][..]));
+        for bad in ["0", "0G", "AB", "aB", "0 ", "zz"] {
             assert_eq!(super::decode(bad), None, "{bad}");
         }
     }

@@ -2,97 +2,267 @@
 //! "Black-box mode"; ADAPTER-v2.md).
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use std::path::PathBuf;
-
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use sealwire_blackbox::client::Capability;
 use sealwire_blackbox::{campaign, fuzz, model, progress};
 
-const USAGE: &str = "usage:
-  sealwire-blackbox props --impl '<command>' [--cases N] [--seed S] [--max-ops M] [--timeout SECS] [--tolerate NAME]... [--no-fixed]
-  sealwire-blackbox fuzz --impl '<command>' [--runs N] [--seed S] [--out DIR] [--timeout SECS]
-  sealwire-blackbox fuzz --impl '<command>' --replay FILE
-  sealwire-blackbox campaign --name NAME --impl '<command>' [--cases N] [--runs N] [--seed S] [--tolerate NAME]...
-                             (--record FILE | --check FILE) [--fuzz-out DIR]
-  sealwire-blackbox findings [--dir conformance/findings] [--out conformance/FINDINGS.md] [--json FILE] [--check]
-  sealwire-blackbox tolerances";
+const EXIT_CODES: &str = "\
+Exit status: 0 every selected check passed; 1 a check failed (a violated \
+property, a broken adapter, a run that checked nothing, an unmet --require, \
+a campaign that differs from its record, a stale FINDINGS.md); 2 usage or \
+I/O error (including an output file that cannot be written, reported \
+before the run).";
 
-fn value<T: std::str::FromStr>(args: &[String], i: &mut usize, flag: &str) -> Result<T, String> {
-    *i += 1;
-    args.get(*i)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("{flag} needs a valid value"))
+/// The black-box mode of the Sealwire suite: the adversarial property
+/// model, the leak checks and the message fuzzer against any Double Ratchet
+/// implementation served by a protocol-2 adapter (conformance/ADAPTER-v2.md).
+#[derive(Debug, Parser)]
+#[command(
+    name = "sealwire-blackbox",
+    version,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn props(args: &[String]) -> Result<ExitCode, String> {
-    let mut cfg = model::Config {
-        command: String::new(),
-        cases: 64,
-        seed: 1,
-        max_ops: 48,
-        timeout: Duration::from_secs(10),
-        tolerate: BTreeSet::new(),
-        fixed: true,
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the black-box property model (the fixed checks, then random
+    /// schedules) and print a verdict per property.
+    #[command(after_help = PROPS_AFTER_HELP)]
+    Props(PropsArgs),
+    /// Run the message fuzzer: mutated messages into recorded
+    /// conversations; failures are minimised and written to --out.
+    #[command(after_help = EXIT_CODES)]
+    Fuzz(FuzzArgs),
+    /// Run the model and the fuzzer with fixed seeds, then record the
+    /// result or check it against the record.
+    #[command(after_help = EXIT_CODES)]
+    Campaign(CampaignArgs),
+    /// Generate FINDINGS.md (and its JSON table) from the recorded
+    /// campaigns, or check that it is up to date.
+    #[command(after_help = EXIT_CODES)]
+    Findings(FindingsArgs),
+    /// List the documented tolerances `--tolerate` accepts.
+    #[command(after_help = EXIT_CODES)]
+    Tolerances,
+    /// Print a shell completion script to stdout.
+    #[command(after_help = EXIT_CODES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+const PROPS_AFTER_HELP: &str = "\
+--require (what CI should use): `--require all` fails the run unless every \
+optional capability (state, skipped_count, secrets, layout) was announced \
+and every property was tested; `--require state,layout` asks that of the \
+listed capabilities and the properties that need them.
+
+Exit status: 0 every property tested held and the requirements were met; \
+1 a property was violated, the adapter broke, nothing was checked or a \
+requirement was not met; 2 usage or I/O error.";
+
+/// The options every command that talks to an adapter shares.
+#[derive(Debug, Args)]
+struct AdapterArgs {
+    /// Run `sh -c '<COMMAND>'` as a protocol-2 adapter (ADAPTER-v2.md).
+    #[arg(long = "impl", value_name = "COMMAND")]
+    implementation: String,
+    /// The run's seed (the same seed gives every implementation the same
+    /// schedules and inputs).
+    #[arg(long, value_name = "U64", default_value_t = 1)]
+    seed: u64,
+    /// Per-request timeout, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = sealwire_adapter::parse_timeout)]
+    timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+struct PropsArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Random cases after the fixed checks (0: the fixed checks only).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    cases: u64,
+    /// Longest schedule.
+    #[arg(long, value_name = "N", default_value_t = 48,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_ops: u64,
+    /// Accept a documented tolerance (`sealwire-blackbox tolerances`):
+    /// counted in the report, not hidden.
+    #[arg(long, value_name = "NAME")]
+    tolerate: Vec<String>,
+    /// Skip the fixed checks (tamper sweep, store pressure).
+    #[arg(long)]
+    no_fixed: bool,
+    /// Fail unless each listed capability (comma-separated) was announced
+    /// and its properties tested; `all`: every capability and every
+    /// property (repeatable).
+    #[arg(long, value_name = "CAPS|all", value_delimiter = ',', value_parser = parse_require)]
+    require: Vec<Require>,
+}
+
+/// One `--require` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Require {
+    All,
+    One(Capability),
+}
+
+fn parse_require(text: &str) -> Result<Require, String> {
+    if text == "all" {
+        return Ok(Require::All);
+    }
+    Capability::from_name(text)
+        .map(Require::One)
+        .ok_or_else(|| {
+            format!(
+                "unknown capability `{text}` (known: all, {})",
+                Capability::ALL.map(Capability::name).join(", ")
+            )
+        })
+}
+
+#[derive(Debug, Args)]
+struct FuzzArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Inputs to send.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    runs: u64,
+    /// Where minimised failures are written.
+    #[arg(long, value_name = "DIR", default_value = "fuzz-failures")]
+    out: PathBuf,
+    /// Replay one failure file instead of fuzzing.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["record", "check"])))]
+struct CampaignArgs {
+    /// The campaign's name (shown in reports and FINDINGS.md).
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Random model cases.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    cases: u64,
+    /// Fuzz inputs.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    runs: u64,
+    /// Accept a documented tolerance (`sealwire-blackbox tolerances`).
+    #[arg(long, value_name = "NAME")]
+    tolerate: Vec<String>,
+    /// Write the result to FILE.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Compare the result with FILE: fails on any difference in violations.
+    #[arg(long, value_name = "FILE")]
+    check: Option<PathBuf>,
+    /// Where the fuzzer's failure files go (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    fuzz_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct FindingsArgs {
+    /// The recorded campaigns and reports.
+    #[arg(long, value_name = "DIR", default_value = "conformance/findings")]
+    dir: PathBuf,
+    /// The Markdown table to write (or check).
+    #[arg(long, value_name = "FILE", default_value = "conformance/FINDINGS.md")]
+    out: PathBuf,
+    /// Also write the table as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Check that --out is what would be generated; write nothing.
+    #[arg(long, conflicts_with = "json")]
+    check: bool,
+}
+
+/// Fails (exit 2) before a run if `path` cannot be written.
+fn check_writable(path: &std::path::Path) -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn props(args: PropsArgs) -> Result<ExitCode, String> {
+    let cfg = model::Config {
+        command: args.adapter.implementation,
+        cases: args.cases,
+        seed: args.adapter.seed,
+        max_ops: usize::try_from(args.max_ops).map_err(|e| format!("--max-ops: {e}"))?,
+        timeout: args.adapter.timeout,
+        tolerate: args.tolerate.into_iter().collect(),
+        fixed: !args.no_fixed,
         shrink_runs: 150,
     };
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--impl" => cfg.command = value(args, &mut i, "--impl")?,
-            "--cases" => cfg.cases = value(args, &mut i, "--cases")?,
-            "--seed" => cfg.seed = value(args, &mut i, "--seed")?,
-            "--max-ops" => cfg.max_ops = value(args, &mut i, "--max-ops")?,
-            "--timeout" => cfg.timeout = Duration::from_secs_f64(value(args, &mut i, "--timeout")?),
-            "--tolerate" => {
-                cfg.tolerate.insert(value(args, &mut i, "--tolerate")?);
-            }
-            "--no-fixed" => cfg.fixed = false,
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+    let every = args.require.contains(&Require::All);
+    let required: BTreeSet<Capability> = if every {
+        Capability::ALL.into_iter().collect()
+    } else {
+        args.require
+            .iter()
+            .filter_map(|r| match r {
+                Require::One(c) => Some(*c),
+                Require::All => None,
+            })
+            .collect()
+    };
+    let report = match model::run(&cfg) {
+        Ok(report) => report,
+        Err(model::RunError::UnknownTolerance(name)) => {
+            return Err(model::RunError::UnknownTolerance(name).to_string());
         }
-        i += 1;
-    }
-    if cfg.command.is_empty() {
-        return Err(format!("--impl is required\n{USAGE}"));
-    }
-    let report = model::run(&cfg).map_err(|e| e.to_string())?;
+        Err(e) => {
+            println!("props: FAIL: the implementation could not be started: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     print!("{}", report.render());
+    let unmet = report.unmet(&required, every);
+    for why in &unmet {
+        println!("requirement not met (--require): {why}");
+    }
     // A run that checked nothing does not pass.
     let (passed, failed, _) = report.counts();
-    Ok(if failed == 0 && passed > 0 {
+    if passed == 0 && failed == 0 {
+        println!("props: FAIL: no property was tested");
+    }
+    let ok = failed == 0 && passed > 0 && unmet.is_empty();
+    println!("props: {}", if ok { "PASS" } else { "FAIL" });
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-fn fuzz_cmd(args: &[String]) -> Result<ExitCode, String> {
-    let mut cfg = fuzz::FuzzConfig {
-        command: String::new(),
-        runs: 1000,
-        seed: 1,
-        timeout: Duration::from_secs(10),
-        out: PathBuf::from("fuzz-failures"),
+fn fuzz_cmd(args: FuzzArgs) -> Result<ExitCode, String> {
+    let cfg = fuzz::FuzzConfig {
+        command: args.adapter.implementation,
+        runs: args.runs,
+        seed: args.adapter.seed,
+        timeout: args.adapter.timeout,
+        out: args.out,
     };
-    let mut replay: Option<PathBuf> = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--impl" => cfg.command = value(args, &mut i, "--impl")?,
-            "--runs" => cfg.runs = value(args, &mut i, "--runs")?,
-            "--seed" => cfg.seed = value(args, &mut i, "--seed")?,
-            "--out" => cfg.out = value(args, &mut i, "--out")?,
-            "--timeout" => cfg.timeout = Duration::from_secs_f64(value(args, &mut i, "--timeout")?),
-            "--replay" => replay = Some(value(args, &mut i, "--replay")?),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
-        i += 1;
-    }
-    if cfg.command.is_empty() {
-        return Err(format!("--impl is required\n{USAGE}"));
-    }
-    if let Some(file) = replay {
+    if let Some(file) = args.replay {
         let (f, v) = fuzz::replay(&cfg.command, &file, cfg.timeout)?;
         return Ok(match v {
             Some(v) => {
@@ -106,6 +276,7 @@ fn fuzz_cmd(args: &[String]) -> Result<ExitCode, String> {
             }
         });
     }
+    std::fs::create_dir_all(&cfg.out).map_err(|e| format!("{}: {e}", cfg.out.display()))?;
     let report = fuzz::run(&cfg).map_err(|e| e.to_string())?;
     print!("{}", report.render());
     // A run that sent no input does not pass.
@@ -116,45 +287,35 @@ fn fuzz_cmd(args: &[String]) -> Result<ExitCode, String> {
     })
 }
 
-fn campaign_cmd(args: &[String]) -> Result<ExitCode, String> {
-    let mut cfg = campaign::CampaignConfig {
-        name: String::new(),
-        command: String::new(),
-        cases: 32,
-        runs: 1000,
-        seed: 1,
-        tolerate: BTreeSet::new(),
-        timeout: Duration::from_secs(10),
-        fuzz_out: std::env::temp_dir().join("sealwire-blackbox-fuzz"),
+fn campaign_cmd(args: CampaignArgs) -> Result<ExitCode, String> {
+    let cfg = campaign::CampaignConfig {
+        name: args.name,
+        command: args.adapter.implementation,
+        cases: args.cases,
+        runs: args.runs,
+        seed: args.adapter.seed,
+        tolerate: args.tolerate.into_iter().collect(),
+        timeout: args.adapter.timeout,
+        fuzz_out: args
+            .fuzz_out
+            .unwrap_or_else(|| std::env::temp_dir().join("sealwire-blackbox-fuzz")),
     };
-    let (mut record, mut check): (Option<PathBuf>, Option<PathBuf>) = (None, None);
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--name" => cfg.name = value(args, &mut i, "--name")?,
-            "--impl" => cfg.command = value(args, &mut i, "--impl")?,
-            "--cases" => cfg.cases = value(args, &mut i, "--cases")?,
-            "--runs" => cfg.runs = value(args, &mut i, "--runs")?,
-            "--seed" => cfg.seed = value(args, &mut i, "--seed")?,
-            "--timeout" => cfg.timeout = Duration::from_secs_f64(value(args, &mut i, "--timeout")?),
-            "--tolerate" => {
-                cfg.tolerate.insert(value(args, &mut i, "--tolerate")?);
-            }
-            "--record" => record = Some(value(args, &mut i, "--record")?),
-            "--check" => check = Some(value(args, &mut i, "--check")?),
-            "--fuzz-out" => cfg.fuzz_out = value(args, &mut i, "--fuzz-out")?,
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
-        i += 1;
+    if let Some(path) = &args.record {
+        check_writable(path)?;
     }
-    if cfg.name.is_empty() || cfg.command.is_empty() || record.is_some() == check.is_some() {
-        return Err(format!(
-            "--name, --impl and one of --record/--check are required\n{USAGE}"
-        ));
-    }
+    let recorded: Option<serde_json::Value> = match &args.check {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: {e}", path.display()))
+                .and_then(|t| {
+                    serde_json::from_str(&t).map_err(|e| format!("{}: {e}", path.display()))
+                })?,
+        ),
+    };
     let result = campaign::run(&cfg)?;
-    let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())? + "\n";
-    if let Some(path) = record {
+    if let Some(path) = args.record {
+        let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())? + "\n";
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         println!(
             "recorded {} violations in {}",
@@ -163,10 +324,7 @@ fn campaign_cmd(args: &[String]) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let path = check.unwrap_or_default();
-    let recorded: serde_json::Value = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| format!("{}: {e}", path.display())))?;
+    let recorded = recorded.unwrap_or_default();
     let diff = campaign::compare(&recorded, &result);
     let n = &result["numbers"];
     println!(
@@ -192,43 +350,28 @@ fn campaign_cmd(args: &[String]) -> Result<ExitCode, String> {
     }
 }
 
-fn findings_cmd(args: &[String]) -> Result<ExitCode, String> {
-    let mut dir = PathBuf::from("conformance/findings");
-    let mut out = PathBuf::from("conformance/FINDINGS.md");
-    let mut json_out: Option<PathBuf> = None;
-    let mut check = false;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--dir" => dir = value(args, &mut i, "--dir")?,
-            "--out" => out = value(args, &mut i, "--out")?,
-            "--json" => json_out = Some(value(args, &mut i, "--json")?),
-            "--check" => check = true,
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
-        i += 1;
-    }
-    let md = campaign::findings_markdown(&dir)?;
-    if check {
-        let current = std::fs::read_to_string(&out).unwrap_or_default();
+fn findings_cmd(args: FindingsArgs) -> Result<ExitCode, String> {
+    let md = campaign::findings_markdown(&args.dir)?;
+    if args.check {
+        let current = std::fs::read_to_string(&args.out).unwrap_or_default();
         if current != md {
             println!(
                 "{} is not what `sealwire-blackbox findings` generates from {}",
-                out.display(),
-                dir.display()
+                args.out.display(),
+                args.dir.display()
             );
             return Ok(ExitCode::FAILURE);
         }
-        println!("{} is up to date", out.display());
+        println!("{} is up to date", args.out.display());
         return Ok(ExitCode::SUCCESS);
     }
-    std::fs::write(&out, md).map_err(|e| format!("{}: {e}", out.display()))?;
-    if let Some(path) = json_out {
-        let table = campaign::findings_json(&dir)?;
+    std::fs::write(&args.out, md).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    if let Some(path) = args.json {
+        let table = campaign::findings_json(&args.dir)?;
         let text = serde_json::to_string_pretty(&table).map_err(|e| e.to_string())? + "\n";
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    println!("wrote {}", out.display());
+    println!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -252,20 +395,29 @@ fn progress_bar() -> ProgressBar {
 }
 
 fn main() -> ExitCode {
+    // Usage errors exit 2, --help and --version 0 (clap's convention).
+    let cli = Cli::parse();
     let bar = progress_bar();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("props") => props(&args[1..]),
-        Some("fuzz") => fuzz_cmd(&args[1..]),
-        Some("campaign") => campaign_cmd(&args[1..]),
-        Some("findings") => findings_cmd(&args[1..]),
-        Some("tolerances") => {
+    let result = match cli.command {
+        Command::Props(args) => props(args),
+        Command::Fuzz(args) => fuzz_cmd(args),
+        Command::Campaign(args) => campaign_cmd(args),
+        Command::Findings(args) => findings_cmd(args),
+        Command::Tolerances => {
             for t in model::TOLERANCES {
                 println!("{} ({}): {}", t.name, t.property.name(), t.why);
             }
             Ok(ExitCode::SUCCESS)
         }
-        _ => Err(USAGE.to_owned()),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "sealwire-blackbox",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     };
     progress::set(None);
     bar.finish_and_clear();
@@ -275,5 +427,71 @@ fn main() -> ExitCode {
             eprintln!("sealwire-blackbox: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn require_parses_names_and_all_and_rejects_others() {
+        let cli = Cli::try_parse_from([
+            "sealwire-blackbox",
+            "props",
+            "--impl",
+            "x",
+            "--require",
+            "state,layout",
+            "--require",
+            "all",
+        ])
+        .expect("parses");
+        let Command::Props(p) = cli.command else {
+            panic!("props expected, got {:?}", cli.command)
+        };
+        assert_eq!(
+            p.require,
+            [
+                Require::One(Capability::State),
+                Require::One(Capability::Layout),
+                Require::All
+            ]
+        );
+        let err = Cli::try_parse_from([
+            "sealwire-blackbox",
+            "props",
+            "--impl",
+            "x",
+            "--require",
+            "sesion",
+        ])
+        .expect_err("unknown capability");
+        assert!(
+            err.to_string().contains("unknown capability `sesion`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn campaign_needs_exactly_one_of_record_and_check() {
+        let base = [
+            "sealwire-blackbox",
+            "campaign",
+            "--name",
+            "n",
+            "--impl",
+            "x",
+        ];
+        assert!(Cli::try_parse_from(base).is_err());
+        let both = [&base[..], &["--record", "a", "--check", "b"]].concat();
+        assert!(Cli::try_parse_from(both).is_err());
+        let one = [&base[..], &["--check", "b"]].concat();
+        assert!(Cli::try_parse_from(one).is_ok());
     }
 }

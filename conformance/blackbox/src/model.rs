@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::client::{Capability, Client, Granularity, HelloError, OpError, Scope, SkippedKeys};
+use crate::client::{Capability, Client, HelloError, OpError, Scope, SkippedKeys};
 use crate::leaks::LeakCheck;
 use crate::rng::Draw;
 
@@ -504,9 +504,43 @@ pub struct Report {
     pub seconds: f64,
     /// The run's seed.
     pub seed: u64,
+    /// The capabilities the adapter announced in its hello.
+    pub capabilities: BTreeSet<Capability>,
 }
 
 impl Report {
+    /// What `--require` asked and this run did not give, in words (empty:
+    /// every requirement met). Each capability in `required` must have
+    /// been announced, and every property that needs it must have been
+    /// tested (held or violated, not "not tested"); with `every_property`
+    /// no property at all may be left untested.
+    pub fn unmet(&self, required: &BTreeSet<Capability>, every_property: bool) -> Vec<String> {
+        let mut out: Vec<String> = required
+            .iter()
+            .filter(|c| !self.capabilities.contains(c))
+            .map(|c| format!("`{}` is required: not announced", c.name()))
+            .collect();
+        for (p, v) in &self.verdicts {
+            let Verdict::NotTested(why) = v else { continue };
+            let needed = p.needs().filter(|c| required.contains(c));
+            if let Some(c) = needed {
+                if self.capabilities.contains(&c) {
+                    out.push(format!(
+                        "`{}` is required: property {} was not tested: {why}",
+                        c.name(),
+                        p.name()
+                    ));
+                }
+            } else if every_property {
+                out.push(format!(
+                    "every property is required (--require all): {} was not tested: {why}",
+                    p.name()
+                ));
+            }
+        }
+        out
+    }
+
     /// `(passed, failed, skipped)`.
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
@@ -2083,9 +2117,6 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
         };
         verdicts.insert(p, v);
     }
-    if hello.errors == Granularity::Coarse {
-        // Nothing more to check for coarse errors: every rejection counts.
-    }
     Ok(Report {
         name: hello.name,
         also: also.into_inner(),
@@ -2095,12 +2126,68 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
         calls,
         seconds: start.elapsed().as_secs_f64(),
         seed: cfg.seed,
+        capabilities: hello.capabilities,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A report whose verdicts are `held` except those named `not tested`.
+    fn report(capabilities: &[Capability], not_tested: &[Property]) -> Report {
+        Report {
+            name: "t".into(),
+            verdicts: Property::ALL
+                .into_iter()
+                .map(|p| {
+                    let v = if not_tested.contains(&p) {
+                        Verdict::NotTested("no check of it ran".into())
+                    } else {
+                        Verdict::Held { checks: 1 }
+                    };
+                    (p, v)
+                })
+                .collect(),
+            also: Vec::new(),
+            tally: Tally::default(),
+            cases: 1,
+            calls: 1,
+            seconds: 0.0,
+            seed: 0,
+            capabilities: capabilities.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn require_names_each_unmet_capability_and_untested_property() {
+        let every: BTreeSet<Capability> = Capability::ALL.into_iter().collect();
+        let state: BTreeSet<Capability> = [Capability::State].into_iter().collect();
+        let full = report(&Capability::ALL, &[]);
+        assert!(full.unmet(&every, true).is_empty());
+        // Announced, but a property needing it was never reached.
+        let unreached = report(&Capability::ALL, &[Property::Persistence]);
+        assert_eq!(
+            unreached.unmet(&state, false),
+            ["`state` is required: property persistence was not tested: no check of it ran"]
+        );
+        assert!(unreached.unmet(&BTreeSet::new(), false).is_empty());
+        // A property needing no capability counts only under `all`.
+        let no_leak = report(&Capability::ALL, &[Property::NoLeak]);
+        assert!(no_leak.unmet(&state, false).is_empty());
+        assert_eq!(
+            no_leak.unmet(&every, true),
+            [
+                "every property is required (--require all): no_leak was not tested: no check of it ran"
+            ]
+        );
+        // Not announced: said once, for the capability.
+        let partial = report(&[Capability::State], &[Property::FreshRatchetKeys]);
+        assert_eq!(
+            partial.unmet(&[Capability::Layout].into_iter().collect(), false),
+            ["`layout` is required: not announced"]
+        );
+    }
 
     #[test]
     fn first_messages_that_repeat_a_trailing_field_are_fresh() {
