@@ -478,3 +478,26 @@ fn the_reference_adapter_over_stdio_matches_the_in_process_run() {
         "{out}"
     );
 }
+
+/// Colours only where asked: clap colours its errors when forced
+/// (`CLICOLOR_FORCE`, as a terminal would get) and never under `NO_COLOR`
+/// (https://no-color.org), which wins; without either, a pipe gets none.
+#[test]
+fn colours_honour_no_color() {
+    let stderr = |env: &[(&str, &str)]| {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--no-such-flag")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let out = command.output().expect("runs");
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(stderr(&[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    assert!(!stderr(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
+    assert!(!stderr(&[]).contains('\x1b'));
+}
