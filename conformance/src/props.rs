@@ -138,6 +138,11 @@ pub(crate) fn command(args: PropsArgs) -> Result<ExitCode, String> {
             &mut reference
         }
         Some(command) => {
+            // ADAPTER-v2.md §2: the version-2 hello first; an adapter that
+            // speaks version 1 only answers `wire`, and is restarted below.
+            if let Some(code) = black_box(command, &args)? {
+                return Ok(code);
+            }
             let mut config = AdapterConfig::new(command.clone());
             config.timeout = args.timeout;
             adapter = match AdapterImplementation::spawn(config) {
@@ -215,6 +220,104 @@ pub(crate) fn command(args: PropsArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `props --impl` against a protocol-2 adapter: the black-box property
+/// model (PROPERTIES.md, "Black-box mode"), as `sealwire-blackbox props`
+/// runs it. `Ok(None)` when the adapter speaks protocol 1 only.
+///
+/// `--require` is read in protocol 2's terms: `all` asks for every
+/// optional capability of ADAPTER-v2.md §4.3 and every property tested;
+/// `state` and `skipped_count` name their protocol-2 capabilities; `session`
+/// and `bundle` are mandatory operations of protocol 2 (always met);
+/// `sealed_state` has no protocol-2 counterpart and is reported unmet.
+fn black_box(command: &str, args: &PropsArgs) -> Result<Option<ExitCode>, String> {
+    use sealwire_blackbox::client::{Capability as V2, HelloError};
+    use sealwire_blackbox::model::{self, RunError};
+    let cfg = model::Config {
+        command: command.to_owned(),
+        cases: u64::from(args.cases),
+        seed: args.seed.unwrap_or_else(sealwire_model::random_seed),
+        max_ops: args.max_ops,
+        timeout: args.timeout,
+        tolerate: BTreeSet::new(),
+        fixed: true,
+        shrink_runs: 150,
+    };
+    if !args.tolerate.is_empty() {
+        // Said before a run: the differences --tolerate names are the
+        // byte-exact model's.
+        match sealwire_blackbox::client::Client::connect(command, [0; 32], args.timeout) {
+            Err(HelloError::Version1) => return Ok(None),
+            Ok(probe) => {
+                drop(probe.finish());
+                return Err(
+                    "--tolerate names differences of the byte-exact model; for a \
+                            protocol-2 adapter use `sealwire-blackbox props --tolerate` \
+                            (`sealwire-blackbox tolerances` lists them)"
+                        .into(),
+                );
+            }
+            // Reported by the run below.
+            Err(_) => {}
+        }
+    }
+    let progress = crate::progress::spinner("props: running the black-box property model");
+    let run = model::run(&cfg);
+    progress.finish_and_clear();
+    let report = match run {
+        Err(RunError::Hello(HelloError::Version1)) => return Ok(None),
+        Err(RunError::UnknownTolerance(t)) => return Err(format!("--tolerate: unknown `{t}`")),
+        Err(e) => {
+            println!("props: FAIL: the implementation could not be started: {e}");
+            return Ok(Some(ExitCode::FAILURE));
+        }
+        Ok(report) => report,
+    };
+    let every = args.require.iter().any(|r| r.0 == Capability::ALL);
+    let mut required = BTreeSet::new();
+    let mut unmet = Vec::new();
+    let named = if every {
+        required.extend(V2::ALL);
+        Vec::new()
+    } else {
+        crate::command::required(&args.require)
+    };
+    for c in named {
+        match c {
+            Capability::State => {
+                required.insert(V2::State);
+            }
+            Capability::SkippedCount => {
+                required.insert(V2::SkippedCount);
+            }
+            Capability::SealedState => unmet.push(
+                "`sealed_state` is required: protocol 2 has no sealed state (the adapter's \
+                 export is opaque bytes)"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+    }
+    print!("{}", report.render());
+    unmet.extend(report.unmet(&required, every));
+    for why in &unmet {
+        println!("requirement not met (--require): {why}");
+    }
+    let (passed, failed, _) = report.counts();
+    if passed == 0 && failed == 0 {
+        println!("props: FAIL: no property was tested");
+    }
+    let ok = failed == 0 && passed > 0 && unmet.is_empty();
+    println!(
+        "props: {} (adapter protocol 2, black box)",
+        if ok { "PASS" } else { "FAIL" }
+    );
+    Ok(Some(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }))
 }
 
 #[cfg(test)]

@@ -501,3 +501,75 @@ fn colours_honour_no_color() {
     assert!(!stderr(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
     assert!(!stderr(&[]).contains('\x1b'));
 }
+
+/// The reference black-box adapter (crate `sealwire-blackbox`), built here
+/// if this test run did not build it (`cargo test -p sealwire-conformance`).
+fn blackbox_adapter() -> std::path::PathBuf {
+    let dir = Path::new(BIN).parent().expect("the binary's directory");
+    let path = dir.join("reference-blackbox-adapter");
+    if !path.exists() {
+        let profile = if dir.ends_with("release") {
+            "release"
+        } else {
+            "dev"
+        };
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--profile", profile, "-p", "sealwire-blackbox"])
+            .args(["--bin", "reference-blackbox-adapter"])
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building reference-blackbox-adapter failed"
+        );
+    }
+    path
+}
+
+/// ADAPTER-v2.md §2: `props --impl` sends the version-2 hello first; a
+/// protocol-2 adapter gets the black-box model, a protocol-1 adapter (it
+/// answers `wire`) is restarted and gets the byte-exact model.
+#[test]
+fn props_serves_both_adapter_protocols() {
+    let v2 = format!("'{}'", blackbox_adapter().display());
+    let small = ["--cases", "2", "--max-ops", "8", "--seed", "3"];
+    let (code, out, err) =
+        run(&[&["props", "--impl", &v2, "--require", "all"][..], &small].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("black-box property model against sealwire"),
+        "{out}"
+    );
+    assert!(out.contains("13 passed, 0 failed, 0 skipped"), "{out}");
+    assert!(
+        out.ends_with("props: PASS (adapter protocol 2, black box)\n"),
+        "{out}"
+    );
+    // Protocol 2 has no sealed state: requiring it is said and fails.
+    let (code, out, _) = run(&[
+        &["props", "--impl", &v2, "--require", "sealed_state"][..],
+        &small,
+    ]
+    .concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("`sealed_state` is required: protocol 2 has no sealed state"),
+        "{out}"
+    );
+    // --tolerate is the byte-exact model's: a usage error, before any run.
+    let (code, out, err) = run(&[
+        &["props", "--impl", &v2, "--tolerate", "earlier-chain-replay"][..],
+        &small,
+    ]
+    .concat());
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("sealwire-blackbox props --tolerate"), "{err}");
+    assert!(out.is_empty(), "{out}");
+    // A protocol-1 adapter: the byte-exact model, unchanged.
+    let v1 = format!("'{BIN}' reference-adapter");
+    let (code, out, err) =
+        run(&[&["props", "--impl", &v1, "--require", "all"][..], &small].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("black-box"), "{out}");
+    assert!(out.ends_with("props: PASS\n"), "{out}");
+}

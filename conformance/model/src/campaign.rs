@@ -366,7 +366,9 @@ fn run_one<S: Strategy>(
     }
 }
 
-fn random_seed() -> u64 {
+/// A seed for a run whose seed was not given (reported with the run, so
+/// any failure can be replayed); not a secret.
+pub fn random_seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now())
 }

@@ -35,7 +35,7 @@ mod session;
 
 pub use campaign::{
     CASES_VARIABLE, CampaignOptions, CampaignReport, Failure, MAX_OPS, Property, SEED_VARIABLE,
-    Violation, check_case, check_case_tolerating, check_handshake, run_campaign,
+    Violation, check_case, check_case_tolerating, check_handshake, random_seed, run_campaign,
 };
 pub use fixed::{compromise_and_max_skip, fixed_cases, store_eviction};
 pub use handshake::{BundleFault, HandshakeCase, InitialFault, handshake_case};
