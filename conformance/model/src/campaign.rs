@@ -94,6 +94,9 @@ pub struct Violation {
     pub step: Option<usize>,
     /// What happened.
     pub detail: String,
+    /// What each schedule step did up to the violation, in words, with the
+    /// messages it picked resolved (empty for the handshake property).
+    pub narration: Vec<String>,
 }
 
 impl fmt::Display for Violation {
@@ -195,7 +198,24 @@ pub struct Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} property violated: {}", self.test, self.violation)?;
-        write!(f, "shrunk case:\n{}", self.case)
+        let narration = &self.violation.narration;
+        if narration.is_empty() {
+            return write!(f, "shrunk case:\n{}", self.case);
+        }
+        // The case's first line (seed, prekey, first plaintext), then the
+        // steps in words; the raw selectors stay in `case`.
+        writeln!(f, "shrunk case: {}", self.case.lines().next().unwrap_or(""))?;
+        writeln!(
+            f,
+            "  the handshake: Alice initiates, Bob responds (message 0)"
+        )?;
+        for line in narration {
+            writeln!(f, "  {line}")?;
+        }
+        if let Some(step) = self.violation.step {
+            writeln!(f, "  (violated at step {step})")?;
+        }
+        Ok(())
     }
 }
 
@@ -347,6 +367,7 @@ fn run_one<S: Strategy>(
                 property: Property::Interface,
                 step: None,
                 detail: "the failure did not reproduce on the shrunk case".into(),
+                narration: Vec::new(),
             });
             Some(Failure {
                 test,
@@ -360,6 +381,7 @@ fn run_one<S: Strategy>(
                 property: Property::Interface,
                 step: None,
                 detail: format!("proptest aborted: {why}"),
+                narration: Vec::new(),
             },
             case: String::new(),
         }),

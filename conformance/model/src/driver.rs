@@ -91,6 +91,7 @@ impl<'a> Driver<'a> {
             property,
             step: self.step,
             detail: detail.into(),
+            narration: Vec::new(),
         }
     }
 

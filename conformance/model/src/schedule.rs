@@ -58,6 +58,16 @@ pub enum Plain {
 const COMMON: [&[u8]; 3] = [b"hi", b"same text, new key", b"\x00"];
 
 impl Plain {
+    /// The plaintext in words: `empty`, `"hi"`, `5 bytes`, `4096 bytes`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Empty => "empty".into(),
+            Self::Common(_) => format!("{:?}", String::from_utf8_lossy(&self.bytes())),
+            Self::Bytes(b) => format!("{} bytes", b.len()),
+            Self::Large { len, .. } => format!("{len} bytes"),
+        }
+    }
+
     /// The bytes.
     pub fn bytes(&self) -> Vec<u8> {
         match self {

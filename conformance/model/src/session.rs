@@ -43,8 +43,13 @@ pub(crate) fn run(
     let mut driver = Driver::new(imp);
     let result = World::start(&mut driver, case).and_then(|mut world| {
         world.tolerance = tolerance;
-        world.run(&case.ops)?;
-        Ok(world.coverage)
+        match world.run(&case.ops) {
+            Ok(()) => Ok(world.coverage),
+            Err(mut violation) => {
+                violation.narration = std::mem::take(&mut world.log);
+                Err(violation)
+            }
+        }
     });
     driver.free_all();
     result
@@ -107,6 +112,8 @@ struct World<'d, 'i> {
     copies: Vec<Copy>,
     coverage: Coverage,
     tolerance: Tolerance,
+    /// What each step did, in words (`note`).
+    log: Vec<String>,
 }
 
 fn public_key(private: &[u8; 32]) -> [u8; 32] {
@@ -228,6 +235,7 @@ impl<'d, 'i> World<'d, 'i> {
             copies: Vec::new(),
             coverage: Coverage::default(),
             tolerance: Tolerance::default(),
+            log: Vec::new(),
         };
         world.register_key(0, *spk.public().as_bytes())?;
         world.register_key(1, alice_key)?;
@@ -247,6 +255,13 @@ impl<'d, 'i> World<'d, 'i> {
         }
         // Finally everything still in flight arrives, in order.
         self.driver.step = Some(ops.len());
+        if !self.in_flight.is_empty() {
+            let left: Vec<String> = self.in_flight.iter().map(|&id| self.message(id)).collect();
+            self.note(format!(
+                "the network delivers everything still in flight, in order: {}",
+                left.join(", ")
+            ));
+        }
         while !self.in_flight.is_empty() {
             let id = self.in_flight.remove(0);
             self.deliver_honestly(id)?;
@@ -255,15 +270,53 @@ impl<'d, 'i> World<'d, 'i> {
         self.check_exactly_once()
     }
 
+    /// Adds what a step does, in words, to the run's narration (the
+    /// report of a violation prints it instead of the raw selectors).
+    fn note(&mut self, text: String) {
+        let step = self.driver.step.unwrap_or(0);
+        self.log.push(format!("step {step:>3}: {text}"));
+    }
+
+    /// `message N (Alice to Bob)`.
+    fn message(&self, id: usize) -> String {
+        let from = self.sent[id].from;
+        format!("message {id} ({from:?} to {:?})", from.peer())
+    }
+
     fn apply(&mut self, op: &Op) -> Result<(), Violation> {
         match op {
-            Op::Send { from, plaintext } => self.send(*from, plaintext.bytes()).map(drop),
+            Op::Send { from, plaintext } => {
+                let id = self.sent.len();
+                self.note(format!(
+                    "{from:?} sends message {id} ({}); it goes in flight",
+                    plaintext.describe()
+                ));
+                self.send(*from, plaintext.bytes()).map(drop)
+            }
             Op::Converse { from, plaintext } => {
+                let id = self.sent.len();
+                self.note(format!(
+                    "{from:?} sends message {id} ({}) and {:?} receives it at once",
+                    plaintext.describe(),
+                    from.peer()
+                ));
                 let id = self.send(*from, plaintext.bytes())?;
                 self.in_flight.retain(|&m| m != id);
                 self.deliver_honestly(id)
             }
             Op::Burst { from, count } => {
+                let first = self.sent.len();
+                let last = first + usize::from(*count).saturating_sub(1);
+                self.note(match count {
+                    0 => format!("{from:?} sends a burst of no messages"),
+                    1 | 2 => format!(
+                        "{from:?} sends {count} empty message(s), {first}..={last}; all go in flight"
+                    ),
+                    _ => format!(
+                        "{from:?} sends {count} empty messages, {first}..={last}; the network \
+                         drops all but {first} and {last}"
+                    ),
+                });
                 for i in 0..*count {
                     let id = self.send(*from, Vec::new())?;
                     if i != 0 && i + 1 != *count {
@@ -273,38 +326,79 @@ impl<'d, 'i> World<'d, 'i> {
                 Ok(())
             }
             Op::Deliver(pick) if !self.in_flight.is_empty() => {
-                let id = self.in_flight.remove(pick.index(self.in_flight.len()));
+                let at = pick.index(self.in_flight.len());
+                let id = self.in_flight.remove(at);
+                let older = self.in_flight.iter().filter(|&&m| m < id).count();
+                self.note(format!(
+                    "the network delivers {}{}",
+                    self.message(id),
+                    if older == 0 {
+                        String::new()
+                    } else {
+                        format!(", ahead of {older} older message(s) in flight")
+                    }
+                ));
                 self.deliver_honestly(id)
             }
             Op::DeliverOldest if !self.in_flight.is_empty() => {
                 let id = self.in_flight.remove(0);
+                self.note(format!(
+                    "the network delivers the oldest in flight, {}",
+                    self.message(id)
+                ));
                 self.deliver_honestly(id)
             }
             Op::Drop(pick) if !self.in_flight.is_empty() => {
-                self.in_flight.remove(pick.index(self.in_flight.len()));
+                let id = self.in_flight.remove(pick.index(self.in_flight.len()));
+                self.note(format!("the network drops {}", self.message(id)));
                 Ok(())
             }
             Op::Replay(pick) => {
                 let id = self.delivered[pick.index(self.delivered.len())];
                 let to = self.sent[id].from.peer();
+                self.note(format!(
+                    "the attacker delivers {} again (a replay)",
+                    self.message(id)
+                ));
                 let bytes = self.sent[id].bytes.clone();
                 self.deliver(to, &bytes, Origin::Replay(id))
             }
             Op::Tamper(pick, how) => {
                 let id = pick.index(self.sent.len());
-                let bytes = tamper(&self.sent[id].bytes, how);
+                let (bytes, what) = tamper(&self.sent[id].bytes, how);
+                self.note(format!(
+                    "the attacker delivers {} with {what}",
+                    self.message(id)
+                ));
                 let to = self.sent[id].from.peer();
                 self.deliver(to, &bytes, Origin::Tampered(id))
             }
             Op::Reflect(pick) => {
                 let id = pick.index(self.sent.len());
+                let from = self.sent[id].from;
+                self.note(format!(
+                    "the attacker reflects {} back to {from:?}",
+                    self.message(id)
+                ));
                 let bytes = self.sent[id].bytes.clone();
-                self.deliver(self.sent[id].from, &bytes, Origin::Reflected(id))
+                self.deliver(from, &bytes, Origin::Reflected(id))
             }
             Op::Restart { party, sealed } if self.driver.has(Capability::State) => {
+                self.note(format!(
+                    "{party:?} saves the session ({}) and restarts from it",
+                    if *sealed {
+                        "sealed: seal_state, open_state"
+                    } else {
+                        "export_state, import_state"
+                    }
+                ));
                 self.restart(*party, *sealed)
             }
             Op::Compromise(victim) if self.driver.has(Capability::State) => {
+                let copy = self.copies.len();
+                self.note(format!(
+                    "the attacker copies {victim:?}'s whole session state (copy {copy})"
+                ));
                 self.compromise(*victim)
             }
             Op::AttackerDecrypt { copy, message } if !self.copies.is_empty() => {
@@ -314,16 +408,45 @@ impl<'d, 'i> World<'d, 'i> {
                     .filter(|&id| self.sent[id].from == victim.peer())
                     .collect();
                 if targets.is_empty() {
+                    self.note(format!(
+                        "the attacker would try copy {copy} of {victim:?}'s state, but nothing \
+                         was sent to {victim:?} (nothing happens)"
+                    ));
                     return Ok(());
                 }
                 let target = match message {
                     Some(pick) => targets[pick.index(targets.len())],
                     None => targets[targets.len() - 1],
                 };
+                self.note(format!(
+                    "the attacker tries copy {copy} of {victim:?}'s state on {}",
+                    self.message(target)
+                ));
                 self.attack(copy, target)
             }
             // Nothing to act on (yet): the step does nothing.
-            _ => Ok(()),
+            Op::Deliver(_) | Op::DeliverOldest | Op::Drop(_) => {
+                self.note("the network has nothing in flight (nothing happens)".into());
+                Ok(())
+            }
+            Op::Restart { party, .. } => {
+                self.note(format!(
+                    "{party:?} would restart, but the implementation has no `state` \
+                     capability (nothing happens)"
+                ));
+                Ok(())
+            }
+            Op::Compromise(victim) => {
+                self.note(format!(
+                    "the attacker would copy {victim:?}'s state, but the implementation \
+                     has no `state` capability (nothing happens)"
+                ));
+                Ok(())
+            }
+            Op::AttackerDecrypt { .. } => {
+                self.note("the attacker has no copy of a state yet (nothing happens)".into());
+                Ok(())
+            }
         }
     }
 
@@ -453,18 +576,44 @@ fn split_header(bytes: &[u8]) -> (u8, [u8; 32], u32, u32) {
 }
 
 /// The damaged copy of `bytes`.
-fn tamper(bytes: &[u8], how: &Tamper) -> Vec<u8> {
+/// The damaged copy, and what was done to it in words.
+fn tamper(bytes: &[u8], how: &Tamper) -> (Vec<u8>, String) {
     let mut out = bytes.to_vec();
-    match how {
+    let what = match how {
         Tamper::FlipBit(bit) => {
             let bit = bit.index(out.len() * 8);
             out[bit / 8] ^= 1 << (bit % 8);
+            format!(
+                "bit {} of byte {} ({}) flipped",
+                bit % 8,
+                bit / 8,
+                region(bit / 8, out.len())
+            )
         }
-        Tamper::Truncate(len) => out.truncate(len.index(out.len())),
-        Tamper::Extend(extra) => out.extend_from_slice(extra),
+        Tamper::Truncate(len) => {
+            out.truncate(len.index(out.len()));
+            format!("only its first {} of {} bytes", out.len(), bytes.len())
+        }
+        Tamper::Extend(extra) => {
+            out.extend_from_slice(extra);
+            format!("{} bytes appended", extra.len())
+        }
         Tamper::LowOrderKey(which) => {
-            out[1..33].copy_from_slice(&LOW_ORDER_POINTS[which.index(LOW_ORDER_POINTS.len())]);
+            let k = which.index(LOW_ORDER_POINTS.len());
+            out[1..33].copy_from_slice(&LOW_ORDER_POINTS[k]);
+            format!("its header's ratchet key replaced by low-order point {k}")
         }
+    };
+    (out, what)
+}
+
+/// Which part of a ratchet message byte `at` (of `len`) is in.
+fn region(at: usize, len: usize) -> &'static str {
+    match at {
+        0 => "the version",
+        1..=32 => "the header's ratchet key",
+        33..=40 => "the header's PN and N",
+        _ if at + 16 >= len => "the tag",
+        _ => "the ciphertext",
     }
-    out
 }
