@@ -194,6 +194,27 @@ pub(crate) fn is(flaw: Flaw) -> bool {
     active() == Some(flaw)
 }
 
+// The triggers of the flaws below live here, in the module cargo-mutants
+// does not mutate, and the reference's own code asks one question with no
+// operator of its own: a dormant `&&` there would be a mutant that no test
+// can catch in a default build.
+
+/// Whether `encrypt` keeps the sending chain key: [`Flaw::MessageKeyReuse`]
+/// always, [`Flaw::MagicPlaintextNoAdvance`] when `plaintext` carries the
+/// trigger.
+pub(crate) fn keep_sending_chain(plaintext: &[u8]) -> bool {
+    is(Flaw::MessageKeyReuse)
+        || (is(Flaw::MagicPlaintextNoAdvance) && plaintext.starts_with(&MAGIC))
+}
+
+/// Whether bundle verification skips the signature:
+/// [`Flaw::SignatureNotVerified`] always, [`Flaw::ReservedIdLaxSignature`]
+/// for the reserved signed-prekey id `u32::MAX`.
+pub(crate) fn skip_signature(signed_prekey_id: u32) -> bool {
+    is(Flaw::SignatureNotVerified)
+        || (is(Flaw::ReservedIdLaxSignature) && signed_prekey_id == u32::MAX)
+}
+
 std::thread_local! {
     static WEAK_COUNTER: Cell<u64> = const { Cell::new(0) };
 }

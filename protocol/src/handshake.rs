@@ -121,8 +121,11 @@ impl PreKeyBundle {
     /// SPEC.md §4.
     pub fn verify(&self) -> Result<IdentityPublicKey, Error> {
         let identity = IdentityPublicKey::from_bytes(self.fields.identity_key)?;
-        let lax = planted!(ReservedIdLaxSignature) && self.fields.signed_prekey_id == u32::MAX;
-        if !planted!(SignatureNotVerified) && !lax {
+        #[cfg(feature = "planted-flaws")]
+        let skip = crate::flaws::skip_signature(self.fields.signed_prekey_id);
+        #[cfg(not(feature = "planted-flaws"))]
+        let skip = false;
+        if !skip {
             identity.verify(self.fields.signed_prekey.as_bytes(), &self.fields.signature)?;
         }
         if self.fields.signed_prekey.is_low_order() {

@@ -220,11 +220,10 @@ impl Session {
         let (next, mk) = kdf_ck(&self.sending.chain);
         let len = seal::seal_into(&mk, &self.ad, &header.encode(), plaintext, out)?;
         #[cfg(feature = "planted-flaws")]
-        let magic =
-            planted!(MagicPlaintextNoAdvance) && plaintext.starts_with(&crate::flaws::MAGIC);
+        let keep = crate::flaws::keep_sending_chain(plaintext);
         #[cfg(not(feature = "planted-flaws"))]
-        let magic = false;
-        if !planted!(MessageKeyReuse) && !magic {
+        let keep = false;
+        if !keep {
             self.sending.chain = next;
         }
         self.sending.n += 1;
