@@ -25,6 +25,8 @@ mod progress;
 mod props;
 mod report;
 mod runner;
+#[cfg(any(test, feature = "planted-flaws"))]
+mod sizes;
 #[cfg(test)]
 mod testing;
 #[cfg(feature = "planted-flaws")]

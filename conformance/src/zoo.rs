@@ -20,7 +20,10 @@
 //!    reserved, extreme and seeded signed-prekey ids, the reference's verdict
 //!    checked against the model's (`check_bundle_accepted`/`_rejected`);
 //! 7. `debug differential`: the `Debug` text of secret types must be the same
-//!    for two different secrets of the same shape (not a window scan).
+//!    for two different secrets of the same shape (not a window scan);
+//! 8. `size classes`: plaintexts around every block and buffer boundary up
+//!    to 1 MiB through every encrypt and decrypt form, damaged copies
+//!    rejected with state and buffer unchanged (`crate::sizes`).
 //!
 //! With no flaw every check must pass (the baseline); otherwise the zoo is
 //! void and says so.
@@ -176,7 +179,7 @@ impl Zoo {
 
     fn first_failing_check(&self, baseline: bool) -> Option<(&'static str, String)> {
         type Check<'a> = (&'static str, Box<dyn Fn() -> Option<String> + 'a>);
-        let checks: [Check<'_>; 7] = [
+        let checks: [Check<'_>; 8] = [
             ("vectors", Box::new(|| self.vectors_check())),
             ("fuzz oracles", Box::new(|| self.oracles_check())),
             ("properties", Box::new(|| self.properties_check())),
@@ -184,6 +187,7 @@ impl Zoo {
             ("specmodel sent messages", Box::new(sent_messages_check)),
             ("specmodel bundles", Box::new(bundles_check)),
             ("debug differential", Box::new(debug_differential_check)),
+            ("size classes", Box::new(crate::sizes::check)),
         ];
         for (name, check) in checks {
             // A planted flaw may make the implementation panic: that is a

@@ -74,14 +74,22 @@ pub enum Flaw {
     /// `Debug` of secret key types prints a 3-byte "fingerprint" of the key
     /// (shorter than the leak scanner's window).
     DebugFingerprint,
+    /// A message with more than 64 KiB of plaintext whose authentication
+    /// fails still advances the receiving chain (the all-or-nothing rule
+    /// broken only above a size no small-message test reaches): the genuine
+    /// message is then lost.
+    LargeTamperAdvances,
 }
+
+/// The plaintext length above which [`Flaw::LargeTamperAdvances`] acts.
+pub const LARGE: usize = 64 * 1024;
 
 /// The trigger of [`Flaw::MagicPlaintextNoAdvance`].
 pub const MAGIC: [u8; 4] = *b"\x7fSW!";
 
 impl Flaw {
     /// Every planted flaw, in a fixed order.
-    pub const ALL: [Flaw; 24] = [
+    pub const ALL: [Flaw; 25] = [
         Self::MessageKeyReuse,
         Self::ConstantNonce,
         Self::ReleaseBeforeVerify,
@@ -106,6 +114,7 @@ impl Flaw {
         Self::MagicPlaintextNoAdvance,
         Self::ReservedIdLaxSignature,
         Self::DebugFingerprint,
+        Self::LargeTamperAdvances,
     ];
 
     /// A stable snake_case name.
@@ -135,6 +144,7 @@ impl Flaw {
             Self::MagicPlaintextNoAdvance => "magic_plaintext_no_advance",
             Self::ReservedIdLaxSignature => "reserved_id_lax_signature",
             Self::DebugFingerprint => "debug_fingerprint",
+            Self::LargeTamperAdvances => "large_tamper_advances",
         }
     }
 
@@ -205,6 +215,15 @@ pub(crate) fn is(flaw: Flaw) -> bool {
 pub(crate) fn keep_sending_chain(plaintext: &[u8]) -> bool {
     is(Flaw::MessageKeyReuse)
         || (is(Flaw::MagicPlaintextNoAdvance) && plaintext.starts_with(&MAGIC))
+}
+
+/// Whether a decryption whose authentication failed commits its new chain
+/// state anyway: [`Flaw::AdvanceOnFailure`] always,
+/// [`Flaw::LargeTamperAdvances`] for a message of more than [`LARGE`]
+/// plaintext bytes.
+pub(crate) fn commit_on_failure(message_len: usize) -> bool {
+    is(Flaw::AdvanceOnFailure)
+        || (is(Flaw::LargeTamperAdvances) && message_len > LARGE + crate::OVERHEAD)
 }
 
 /// Whether bundle verification skips the signature:
