@@ -24,6 +24,8 @@ mod interop;
 mod progress;
 mod props;
 mod report;
+#[cfg(feature = "planted-flaws")]
+mod residue;
 mod runner;
 #[cfg(any(test, feature = "planted-flaws"))]
 mod sizes;

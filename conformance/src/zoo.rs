@@ -23,7 +23,10 @@
 //!    for two different secrets of the same shape (not a window scan);
 //! 8. `size classes`: plaintexts around every block and buffer boundary up
 //!    to 1 MiB through every encrypt and decrypt form, damaged copies
-//!    rejected with state and buffer unchanged (`crate::sizes`).
+//!    rejected with state and buffer unchanged (`crate::sizes`);
+//! 9. `store residue`: the freed-memory scan over skipped-key stores of
+//!    every size up to the cap and past it, with removals at the front, in
+//!    the middle and at the end and a state round trip (`crate::residue`).
 //!
 //! With no flaw every check must pass (the baseline); otherwise the zoo is
 //! void and says so.
@@ -179,7 +182,7 @@ impl Zoo {
 
     fn first_failing_check(&self, baseline: bool) -> Option<(&'static str, String)> {
         type Check<'a> = (&'static str, Box<dyn Fn() -> Option<String> + 'a>);
-        let checks: [Check<'_>; 8] = [
+        let checks: [Check<'_>; 9] = [
             ("vectors", Box::new(|| self.vectors_check())),
             ("fuzz oracles", Box::new(|| self.oracles_check())),
             ("properties", Box::new(|| self.properties_check())),
@@ -188,6 +191,7 @@ impl Zoo {
             ("specmodel bundles", Box::new(bundles_check)),
             ("debug differential", Box::new(debug_differential_check)),
             ("size classes", Box::new(crate::sizes::check)),
+            ("store residue", Box::new(crate::residue::check)),
         ];
         for (name, check) in checks {
             // A planted flaw may make the implementation panic: that is a

@@ -79,6 +79,10 @@ pub enum Flaw {
     /// broken only above a size no small-message test reaches): the genuine
     /// message is then lost.
     LargeTamperAdvances,
+    /// `Session::to_bytes` of a state with more than 1,024 stored skipped
+    /// keys builds the key section in an unwiped scratch buffer (a "fast
+    /// path" for large states): the keys stay behind in freed memory.
+    LargeStateScratch,
 }
 
 /// The plaintext length above which [`Flaw::LargeTamperAdvances`] acts.
@@ -89,7 +93,7 @@ pub const MAGIC: [u8; 4] = *b"\x7fSW!";
 
 impl Flaw {
     /// Every planted flaw, in a fixed order.
-    pub const ALL: [Flaw; 25] = [
+    pub const ALL: [Flaw; 26] = [
         Self::MessageKeyReuse,
         Self::ConstantNonce,
         Self::ReleaseBeforeVerify,
@@ -115,6 +119,7 @@ impl Flaw {
         Self::ReservedIdLaxSignature,
         Self::DebugFingerprint,
         Self::LargeTamperAdvances,
+        Self::LargeStateScratch,
     ];
 
     /// A stable snake_case name.
@@ -145,6 +150,7 @@ impl Flaw {
             Self::ReservedIdLaxSignature => "reserved_id_lax_signature",
             Self::DebugFingerprint => "debug_fingerprint",
             Self::LargeTamperAdvances => "large_tamper_advances",
+            Self::LargeStateScratch => "large_state_scratch",
         }
     }
 
@@ -224,6 +230,12 @@ pub(crate) fn keep_sending_chain(plaintext: &[u8]) -> bool {
 pub(crate) fn commit_on_failure(message_len: usize) -> bool {
     is(Flaw::AdvanceOnFailure)
         || (is(Flaw::LargeTamperAdvances) && message_len > LARGE + crate::OVERHEAD)
+}
+
+/// Whether `Session::to_bytes` takes [`Flaw::LargeStateScratch`]'s path
+/// for a state with `skipped` stored keys.
+pub(crate) fn scratch_state(skipped: usize) -> bool {
+    is(Flaw::LargeStateScratch) && skipped > 1024
 }
 
 /// Whether bundle verification skips the signature:

@@ -94,6 +94,17 @@ impl Session {
             out.extend_from_slice(key.as_bytes());
         }
         out.extend_from_slice(&(self.skipped.len() as u16).to_be_bytes());
+        #[cfg(feature = "planted-flaws")]
+        if crate::flaws::scratch_state(self.skipped.len()) {
+            let mut scratch = Vec::new();
+            for entry in self.skipped.iter() {
+                scratch.extend_from_slice(entry.ratchet_key.as_bytes());
+                scratch.extend_from_slice(&entry.message_number.to_be_bytes());
+                scratch.extend_from_slice(&entry.message_key.0);
+            }
+            out.extend_from_slice(&scratch);
+            return out;
+        }
         for entry in self.skipped.iter() {
             out.extend_from_slice(entry.ratchet_key.as_bytes());
             out.extend_from_slice(&entry.message_number.to_be_bytes());
