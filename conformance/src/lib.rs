@@ -21,6 +21,8 @@
 mod command;
 pub mod ct;
 mod interop;
+#[cfg(all(unix, any(test, feature = "planted-flaws")))]
+mod osrandom;
 mod progress;
 mod props;
 mod report;

@@ -26,7 +26,10 @@
 //!    rejected with state and buffer unchanged (`crate::sizes`);
 //! 9. `store residue`: the freed-memory scan over skipped-key stores of
 //!    every size up to the cap and past it, with removals at the front, in
-//!    the middle and at the end and a state round trip (`crate::residue`).
+//!    the middle and at the end and a state round trip (`crate::residue`);
+//! 10. `os randomness`: identity keys drawn without an injected generator
+//!     before a fork, in the forked parent and child, and on two threads
+//!     all differ (`crate::osrandom`).
 //!
 //! With no flaw every check must pass (the baseline); otherwise the zoo is
 //! void and says so.
@@ -182,7 +185,7 @@ impl Zoo {
 
     fn first_failing_check(&self, baseline: bool) -> Option<(&'static str, String)> {
         type Check<'a> = (&'static str, Box<dyn Fn() -> Option<String> + 'a>);
-        let checks: [Check<'_>; 9] = [
+        let checks: [Check<'_>; 10] = [
             ("vectors", Box::new(|| self.vectors_check())),
             ("fuzz oracles", Box::new(|| self.oracles_check())),
             ("properties", Box::new(|| self.properties_check())),
@@ -192,6 +195,7 @@ impl Zoo {
             ("debug differential", Box::new(debug_differential_check)),
             ("size classes", Box::new(crate::sizes::check)),
             ("store residue", Box::new(crate::residue::check)),
+            ("os randomness", Box::new(crate::osrandom::check)),
         ];
         for (name, check) in checks {
             // A planted flaw may make the implementation panic: that is a

@@ -83,6 +83,10 @@ pub enum Flaw {
     /// keys builds the key section in an unwiped scratch buffer (a "fast
     /// path" for large states): the keys stay behind in freed memory.
     LargeStateScratch,
+    /// The plain forms (no generator given) draw from a process-wide
+    /// ChaCha20 stream seeded once from the operating system (a "faster"
+    /// generator): a forked child repeats its parent's keys.
+    OsRngSeededOnce,
 }
 
 /// The plaintext length above which [`Flaw::LargeTamperAdvances`] acts.
@@ -93,7 +97,7 @@ pub const MAGIC: [u8; 4] = *b"\x7fSW!";
 
 impl Flaw {
     /// Every planted flaw, in a fixed order.
-    pub const ALL: [Flaw; 26] = [
+    pub const ALL: [Flaw; 27] = [
         Self::MessageKeyReuse,
         Self::ConstantNonce,
         Self::ReleaseBeforeVerify,
@@ -120,6 +124,7 @@ impl Flaw {
         Self::DebugFingerprint,
         Self::LargeTamperAdvances,
         Self::LargeStateScratch,
+        Self::OsRngSeededOnce,
     ];
 
     /// A stable snake_case name.
@@ -151,6 +156,7 @@ impl Flaw {
             Self::DebugFingerprint => "debug_fingerprint",
             Self::LargeTamperAdvances => "large_tamper_advances",
             Self::LargeStateScratch => "large_state_scratch",
+            Self::OsRngSeededOnce => "os_rng_seeded_once",
         }
     }
 
@@ -237,6 +243,53 @@ pub(crate) fn commit_on_failure(message_len: usize) -> bool {
 pub(crate) fn scratch_state(skipped: usize) -> bool {
     is(Flaw::LargeStateScratch) && skipped > 1024
 }
+
+/// The generator of the plain forms in a planted-flaws build
+/// (`crate::os_rng`): the operating system's, or with
+/// [`Flaw::OsRngSeededOnce`] a process-wide ChaCha20 stream seeded once
+/// from it.
+pub(crate) struct PlainRng;
+
+static SEEDED_ONCE: std::sync::Mutex<Option<rand_chacha::ChaCha20Rng>> =
+    std::sync::Mutex::new(None);
+
+impl rand_core::TryRng for PlainRng {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        use rand_core::{Rng, SeedableRng};
+        let mut os = rand_core::UnwrapErr(getrandom::SysRng);
+        if is(Flaw::OsRngSeededOnce) {
+            let mut stream = SEEDED_ONCE
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            stream
+                .get_or_insert_with(|| {
+                    let mut seed = [0u8; 32];
+                    os.fill_bytes(&mut seed);
+                    rand_chacha::ChaCha20Rng::from_seed(seed)
+                })
+                .fill_bytes(dst);
+        } else {
+            os.fill_bytes(dst);
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for PlainRng {}
 
 /// Whether bundle verification skips the signature:
 /// [`Flaw::SignatureNotVerified`] always, [`Flaw::ReservedIdLaxSignature`]

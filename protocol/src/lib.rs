@@ -168,6 +168,14 @@ pub mod hazmat {
 /// # Panics
 /// Panics if the operating system cannot provide randomness: continuing
 /// without it would be worse.
+#[cfg(not(feature = "planted-flaws"))]
 pub(crate) fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+/// The operating system's generator, or a planted flaw's stand-in for it
+/// (`flaws::PlainRng`).
+#[cfg(feature = "planted-flaws")]
+pub(crate) fn os_rng() -> flaws::PlainRng {
+    flaws::PlainRng
 }
