@@ -23,6 +23,8 @@ pub mod ct;
 mod interop;
 #[cfg(all(unix, any(test, feature = "planted-flaws")))]
 mod osrandom;
+#[cfg(any(test, feature = "planted-flaws"))]
+mod pair;
 mod progress;
 mod props;
 mod report;

@@ -301,14 +301,8 @@ fn black_box(command: &str, args: &PropsArgs) -> Result<Option<ExitCode>, String
     }
     print!("{}", report.render());
     unmet.extend(report.unmet(&required, every));
-    for why in &unmet {
-        println!("requirement not met (--require): {why}");
-    }
-    let (passed, failed, _) = report.counts();
-    if passed == 0 && failed == 0 {
-        println!("props: FAIL: no property was tested");
-    }
-    let ok = failed == 0 && passed > 0 && unmet.is_empty();
+    let (ok, closing) = report.verdict(&unmet);
+    print!("{closing}");
     println!(
         "props: {} (adapter protocol 2, black box)",
         if ok { "PASS" } else { "FAIL" }

@@ -10,13 +10,8 @@
 //! holds 32,768 windows, so not all 2,000) are registered as secrets; any
 //! of them found in a freed heap block is residue.
 
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use sealwire::Session;
 use sealwire::testing::session_secrets;
-use sealwire::{
-    IdentityKeyPair, InMemoryPreKeyStore, PreKeyBundle, Session, SignedPreKey, initiate_with_rng,
-    respond_with_rng,
-};
 use sealwire_oracles::LeakScanner;
 use sealwire_oracles::freed;
 
@@ -54,23 +49,8 @@ pub(crate) fn check() -> Option<String> {
 }
 
 fn one_size(size: usize, scanner: &mut LeakScanner) -> Result<(), String> {
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_2e51 ^ size as u64);
-    let mut seed = || {
-        let mut b = [0u8; 32];
-        rand_core::Rng::fill_bytes(&mut rng, &mut b);
-        b
-    };
-    let alice = IdentityKeyPair::from_seed(seed());
-    let bob = IdentityKeyPair::from_seed(seed());
-    let spk = SignedPreKey::new(5, seed(), &bob);
-    let bundle = PreKeyBundle::new(&bob, &spk, None);
-    let mut store = InMemoryPreKeyStore::new();
-    store.add_signed_prekey(spk);
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_2e52);
-    let (mut alice_session, initial) =
-        initiate_with_rng(&alice, &bundle, b"residue", &mut rng).map_err(|e| e.to_string())?;
-    let (mut bob_session, _) =
-        respond_with_rng(&bob, &mut store, &initial, &mut rng).map_err(|e| e.to_string())?;
+    let (mut alice_session, mut bob_session, mut rng) =
+        crate::pair::session_pair(0x5ea1_2e51 ^ size as u64, 0x5ea1_2e52, 5, b"residue")?;
     let mut messages = Vec::with_capacity(size + 1);
     for i in 0..=size {
         let m = alice_session

@@ -14,10 +14,7 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use sealwire::{
-    HEADER_LEN, IdentityKeyPair, InMemoryPreKeyStore, MAX_PLAINTEXT_LEN, OVERHEAD, PreKeyBundle,
-    Session, SignedPreKey, initiate_with_rng, respond_with_rng,
-};
+use sealwire::{HEADER_LEN, MAX_PLAINTEXT_LEN, OVERHEAD, Session};
 
 /// Plaintext lengths: every block (16, 64), page (4 KiB) and buffer
 /// (16 KiB, 64 KiB, 512 KiB, 1 MiB) boundary, one below and one above.
@@ -40,27 +37,11 @@ pub(crate) fn sizes() -> Vec<usize> {
 
 /// `None` when every size class behaves; otherwise the first deviation.
 pub(crate) fn check() -> Option<String> {
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_5123);
-    let mut seed = || {
-        let mut b = [0u8; 32];
-        rand_core::Rng::fill_bytes(&mut rng, &mut b);
-        b
-    };
-    let alice = IdentityKeyPair::from_seed(seed());
-    let bob = IdentityKeyPair::from_seed(seed());
-    let spk = SignedPreKey::new(3, seed(), &bob);
-    let bundle = PreKeyBundle::new(&bob, &spk, None);
-    let mut store = InMemoryPreKeyStore::new();
-    store.add_signed_prekey(spk);
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_5124);
-    let (mut sender, initial) = match initiate_with_rng(&alice, &bundle, b"sizes", &mut rng) {
-        Ok(r) => r,
-        Err(e) => return Some(format!("initiate failed: {e}")),
-    };
-    let (mut receiver, _) = match respond_with_rng(&bob, &mut store, &initial, &mut rng) {
-        Ok(r) => r,
-        Err(e) => return Some(format!("respond failed: {e}")),
-    };
+    let (mut sender, mut receiver, _) =
+        match crate::pair::session_pair(0x5ea1_5123, 0x5ea1_5124, 3, b"sizes") {
+            Ok(pair) => pair,
+            Err(why) => return Some(why),
+        };
     let mut checked = 0usize;
     for (i, len) in sizes().into_iter().enumerate() {
         let plaintext: Vec<u8> = (0..len)

@@ -317,32 +317,11 @@ fn trigger_plaintexts() -> Vec<Vec<u8>> {
 /// fresh reference session and checks each message, and the state after
 /// it, against the model.
 fn sent_messages_check() -> Option<String> {
-    use sealwire::{
-        IdentityKeyPair, InMemoryPreKeyStore, PreKeyBundle, SignedPreKey, initiate_with_rng,
-        respond_with_rng,
-    };
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_5e27);
-    let mut seed = || {
-        let mut b = [0u8; 32];
-        rand_core::Rng::fill_bytes(&mut rng, &mut b);
-        b
-    };
-    let alice = IdentityKeyPair::from_seed(seed());
-    let bob = IdentityKeyPair::from_seed(seed());
-    let spk = SignedPreKey::new(7, seed(), &bob);
-    let bundle = PreKeyBundle::new(&bob, &spk, None);
-    let mut store = InMemoryPreKeyStore::new();
-    store.add_signed_prekey(spk);
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1_5e28);
-    let (mut alice_session, initial) = match initiate_with_rng(&alice, &bundle, b"hello", &mut rng)
-    {
-        Ok(r) => r,
-        Err(e) => return Some(format!("initiate failed: {e}")),
-    };
-    let (mut bob_session, _) = match respond_with_rng(&bob, &mut store, &initial, &mut rng) {
-        Ok(r) => r,
-        Err(e) => return Some(format!("respond failed: {e}")),
-    };
+    let (mut alice_session, mut bob_session, _) =
+        match crate::pair::session_pair(0x5ea1_5e27, 0x5ea1_5e28, 7, b"hello") {
+            Ok(pair) => pair,
+            Err(why) => return Some(why),
+        };
     let mut checked = 0usize;
     for (i, pt) in trigger_plaintexts().iter().enumerate() {
         let session = if i % 2 == 0 {

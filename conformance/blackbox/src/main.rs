@@ -236,16 +236,9 @@ fn props(args: PropsArgs) -> Result<ExitCode, String> {
         }
     };
     print!("{}", report.render());
-    let unmet = report.unmet(&required, every);
-    for why in &unmet {
-        println!("requirement not met (--require): {why}");
-    }
     // A run that checked nothing does not pass.
-    let (passed, failed, _) = report.counts();
-    if passed == 0 && failed == 0 {
-        println!("props: FAIL: no property was tested");
-    }
-    let ok = failed == 0 && passed > 0 && unmet.is_empty();
+    let (ok, closing) = report.verdict(&report.unmet(&required, every));
+    print!("{closing}");
     println!("props: {}", if ok { "PASS" } else { "FAIL" });
     Ok(if ok {
         ExitCode::SUCCESS

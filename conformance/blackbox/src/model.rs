@@ -509,6 +509,21 @@ pub struct Report {
 }
 
 impl Report {
+    /// The closing lines of a `props` run after [`Report::render`]: each
+    /// unmet requirement, a run that tested nothing, and whether the run
+    /// passes (no violation, something tested, every requirement met).
+    pub fn verdict(&self, unmet: &[String]) -> (bool, String) {
+        let mut out = String::new();
+        for why in unmet {
+            out.push_str(&format!("requirement not met (--require): {why}\n"));
+        }
+        let (passed, failed, _) = self.counts();
+        if passed == 0 && failed == 0 {
+            out.push_str("props: FAIL: no property was tested\n");
+        }
+        (failed == 0 && passed > 0 && unmet.is_empty(), out)
+    }
+
     /// What `--require` asked and this run did not give, in words (empty:
     /// every requirement met). Each capability in `required` must have
     /// been announced, and every property that needs it must have been
