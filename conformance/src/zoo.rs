@@ -485,8 +485,9 @@ pub(crate) fn cli(args: crate::command::ZooArgs) -> Result<std::process::ExitCod
     let zoo = Zoo::load(options)?;
     let (tests, seeds) = zoo.size();
     eprintln!(
-        "zoo: {} flaws; per flaw {tests} vector tests, {seeds} fuzz seeds, a property run and a \
-         dudect measurement, until one check fails",
+        "zoo: {} flaws; per flaw {tests} vector tests, {seeds} fuzz seeds, a property run, a \
+         dudect measurement, the specmodel, debug-differential, size-class, store-residue and \
+         os-randomness checks, until one check fails",
         list.len()
     );
     // A planted flaw may panic inside a check; the zoo records it, so keep
