@@ -151,7 +151,8 @@ impl Hello {
 /// Why the hello failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HelloError {
-    /// The adapter answered `error: wire`: it speaks version 1 only.
+    /// The adapter answered `error: wire`, or a hello of protocol version
+    /// 1: it speaks version 1 only.
     Version1,
     /// It answered another error or `unsupported`.
     Refused(String),
@@ -211,6 +212,9 @@ pub fn parse_hello(ok: &Map<String, Value>) -> Result<Hello, HelloError> {
     }
     match get(ok, "protocol", "protocol")?.as_u64() {
         Some(2) => {}
+        // A version-1 adapter that answers a hello of another version
+        // with its own rather than `wire`.
+        Some(1) => return Err(HelloError::Version1),
         _ => return Err(invalid("protocol", "must be 2")),
     }
     let library = object(ok, "library", "library")?;
@@ -945,7 +949,7 @@ mod tests {
                 "name",
                 Box::new(|v| drop(v.as_object_mut().map(|o| o.remove("name")))),
             ),
-            ("protocol", Box::new(|v| v["protocol"] = json!(1))),
+            ("protocol", Box::new(|v| v["protocol"] = json!(3))),
             (
                 "library.family",
                 Box::new(|v| v["library"]["family"] = json!("tls")),
@@ -1047,6 +1051,13 @@ mod tests {
             DEFAULT_TIMEOUT,
         )
         .expect_err("v1");
+        assert_eq!(err, HelloError::Version1);
+        let err = Client::connect(
+            r#"read -r l; echo '{"id":0,"ok":{"name":"v1","protocol":1,"capabilities":["kdf"]}}'; cat >/dev/null"#,
+            [0; 32],
+            DEFAULT_TIMEOUT,
+        )
+        .expect_err("a version-1 hello");
         assert_eq!(err, HelloError::Version1);
     }
 }
