@@ -291,6 +291,11 @@ impl rand_core::TryRng for PlainRng {
 
 impl rand_core::TryCryptoRng for PlainRng {}
 
+/// `crate::os_rng` in a planted-flaws build.
+pub(crate) fn os_rng() -> PlainRng {
+    PlainRng
+}
+
 /// Whether bundle verification skips the signature:
 /// [`Flaw::SignatureNotVerified`] always, [`Flaw::ReservedIdLaxSignature`]
 /// for the reserved signed-prekey id `u32::MAX`.
