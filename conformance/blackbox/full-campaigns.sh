@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # The full black-box campaigns of the protocol-2 adapters (issues 13 and 14):
 # 3,000 random cases and 10,000 fuzz inputs, seed 1, the same for every
 # implementation so the results compare; 3,000 cases give a schedule that one
@@ -9,12 +9,14 @@
 # ones in conformance/findings/full/<name>.json. Expected duration, from the
 # per-case times of the bounded campaigns (conformance/blackbox/README.md):
 # up to some 14 hours for all of them on a loaded 2-core machine, most of it
-# in the Node and oldmemo adapters; the reference alone: see the README.
+# in the Node and oldmemo adapters, one at a time; pool.bash runs two at
+# once by default (BLACKBOX_JOBS), about half that. The reference alone:
+# see the README.
 #
-#   sh conformance/blackbox/full-campaigns.sh            # check against the recorded full results
-#   sh conformance/blackbox/full-campaigns.sh --record   # record them
-#   sh conformance/blackbox/full-campaigns.sh --record libolm   # one campaign
-set -eu
+#   bash conformance/blackbox/full-campaigns.sh            # check against the recorded full results
+#   bash conformance/blackbox/full-campaigns.sh --record   # record them
+#   bash conformance/blackbox/full-campaigns.sh --record libolm   # one campaign
+set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=--check
 if [ "${1:-}" = --record ]; then
@@ -27,16 +29,17 @@ fuzz_out=$(mktemp -d)
 trap 'rm -rf "$fuzz_out"' EXIT
 cargo build --release --locked -p sealwire-blackbox
 bb=target/release/sealwire-blackbox
+. conformance/blackbox/pool.bash
+pool_init
+pool_install_adapters
 campaign() {
     name=$1
     shift
     if [ -n "$only" ] && [ "$only" != "$name" ]; then
         return 0
     fi
-    start=$(date +%s)
-    "$bb" campaign --name "$name" "$@" --cases 3000 --runs 10000 --seed 1 \
+    pool_run "$name" "$bb" campaign --name "$name" "$@" --cases 3000 --runs 10000 --seed 1 \
         "$mode" "conformance/findings/full/$name.json" --fuzz-out "$fuzz_out"
-    echo "full-campaigns.sh: campaign $name took $(($(date +%s) - start)) s"
 }
 campaign reference --impl target/release/reference-blackbox-adapter
 campaign libolm --impl conformance/adapters/libolm/run.sh
@@ -49,3 +52,4 @@ campaign libsignal-wa-live --impl 'conformance/adapters/libsignal-wa/run.sh --st
 campaign libsignal-node-copy --impl 'conformance/adapters/libsignal-node/run.sh --store copy'
 campaign libsignal-node-live --impl 'conformance/adapters/libsignal-node/run.sh --store live'
 campaign privacyresearch-ts --impl conformance/adapters/privacyresearch-ts/run.sh
+pool_wait

@@ -540,7 +540,7 @@ fn props_serves_both_adapter_protocols() {
         out.contains("black-box property model against sealwire"),
         "{out}"
     );
-    assert!(out.contains("13 passed, 0 failed, 0 skipped"), "{out}");
+    assert!(out.contains("14 passed, 0 failed, 0 skipped"), "{out}");
     assert!(
         out.ends_with("props: PASS (adapter protocol 2, black box)\n"),
         "{out}"

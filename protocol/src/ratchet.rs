@@ -472,15 +472,17 @@ fn skip_until(
         return Err(LimitError::TooManySkipped { requested }.into());
     }
     reserve_wiping(out, requested as usize);
-    while receiving.n < until {
+    // A bounded range, not a counter loop: no edit of the counter can make
+    // this loop run past `until`.
+    for message_number in receiving.n..until {
         let (next, message_key) = kdf_ck(chain);
         *chain = next;
         out.push(SkippedKey {
             ratchet_key,
-            message_number: receiving.n,
+            message_number,
             message_key,
         });
-        receiving.n += 1;
     }
+    receiving.n = until;
     Ok(())
 }

@@ -16,7 +16,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::client::{Capability, Client, HelloError, OpError, Scope, SkippedKeys};
+use crate::client::{
+    Capability, Client, ErrorClass, Granularity, HelloError, OpError, Scope, SkippedKeys,
+};
 use crate::leaks::LeakCheck;
 use crate::rng::Draw;
 
@@ -49,13 +51,18 @@ pub enum Property {
     Overhead,
     /// No canary or secret in any response, error or stderr.
     NoLeak,
+    /// An adapter with `errors: fine` names the class SPEC.md gives a
+    /// rejection whose class the spec fixes independently of the wire
+    /// format (a replay, a reflection, a low-order ratchet key, an empty
+    /// message).
+    ErrorClasses,
     /// The adapter answers within the protocol.
     Interface,
 }
 
 impl Property {
     /// Every property, in report order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Delivery,
         Self::Rejection,
         Self::StateUnchanged,
@@ -68,6 +75,7 @@ impl Property {
         Self::SkippedBound,
         Self::Overhead,
         Self::NoLeak,
+        Self::ErrorClasses,
         Self::Interface,
     ];
 
@@ -86,6 +94,7 @@ impl Property {
             Self::SkippedBound => "skipped_bound",
             Self::Overhead => "overhead",
             Self::NoLeak => "no_leak",
+            Self::ErrorClasses => "error_classes",
             Self::Interface => "interface",
         }
     }
@@ -123,6 +132,30 @@ pub struct Tolerance {
     /// Why it is benign.
     pub why: &'static str,
 }
+
+/// SPEC.md's class for a received ratchet key that is the low-order point
+/// `point`: `low_order_key` for a canonical encoding (below p = 2^255 − 19,
+/// §2 "Low-order X25519 keys"), `wire` for a non-canonical one (p, p + 1:
+/// §2 "Canonical X25519 keys on the wire").
+pub fn low_order_class(point: &[u8; 32]) -> ErrorClass {
+    // p in little-endian: 0xed, 0xff × 30, 0x7f.
+    let at_least_p =
+        point[31] == 0x7f && point[1..31].iter().all(|&b| b == 0xff) && point[0] >= 0xed;
+    if point[31] & 0x80 != 0 || at_least_p {
+        ErrorClass::Wire
+    } else {
+        ErrorClass::LowOrderKey
+    }
+}
+
+/// SPEC.md §6.5's `MAX_PREVIOUS_RATCHET_KEYS`: how many replaced receiving
+/// ratchet keys a session remembers, so that a replay under one of them is
+/// `duplicate` ([`Property::ErrorClasses`]).
+pub const EARLIER_RATCHET_KEYS: usize = 16;
+
+/// SPEC.md §6.4's `MAX_SKIP`: a conversation of fewer messages than this
+/// cannot make one skip pass the limit.
+pub const SKIP_LIMIT: usize = 1000;
 
 /// Every tolerance the model knows.
 pub const TOLERANCES: [Tolerance; 1] = [Tolerance {
@@ -358,6 +391,10 @@ pub(crate) struct Msg {
     pub(crate) plaintext: Vec<u8>,
     pub(crate) bytes: Vec<u8>,
     pub(crate) first: bool,
+    /// Not of the first kind, as far as the runner can tell (the layout
+    /// says so, or without one: not an initiator's message before any
+    /// reply).
+    pub(crate) ordinary: bool,
     pub(crate) turn: u32,
     pub(crate) counter: u32,
     pub(crate) delivered: bool,
@@ -672,6 +709,9 @@ pub(crate) struct World<'a> {
     pub(crate) layout: bool,
     pub(crate) secrets: bool,
     pub(crate) skipped_count: bool,
+    /// `errors: fine`: rejections are checked against SPEC.md's classes
+    /// where the spec fixes them ([`Property::ErrorClasses`]).
+    pub(crate) fine: bool,
     /// The one-time prekeys Bob had before the first message.
     pub(crate) unused_before: Vec<String>,
     /// Plaintexts of authentic messages that are not in `msgs` (the
@@ -752,6 +792,7 @@ impl<'a> World<'a> {
             layout: h.has(Capability::Layout),
             secrets: h.has(Capability::Secrets),
             skipped_count: h.has(Capability::SkippedCount),
+            fine: h.errors == Granularity::Fine,
             unused_before: Vec::new(),
             other_plaintexts: Vec::new(),
             last_before: None,
@@ -879,6 +920,7 @@ impl<'a> World<'a> {
             plaintext,
             bytes,
             first,
+            ordinary: false,
             turn,
             counter,
             delivered: false,
@@ -904,6 +946,7 @@ impl<'a> World<'a> {
             Some(kind) => !kind,
             None => !maybe_first,
         };
+        msg.ordinary = ordinary;
         // fresh_ciphertext
         self.tally.check(Property::FreshCiphertext);
         if let Some(kind) = freshness(&mut self.seen, &mut self.seen_tails, &msg.bytes, ordinary) {
@@ -1216,6 +1259,25 @@ impl<'a> World<'a> {
 
     /// Delivers bytes that must be rejected.
     pub(crate) fn must_reject(&mut self, to: Party, bytes: &[u8], what: &str, first: bool) -> Step {
+        self.must_reject_as(to, bytes, what, first, None)
+    }
+
+    /// [`World::must_reject`], and with `errors: fine` the rejection's
+    /// class must be `expect` where that is given (an empty input: always
+    /// `wire`).
+    pub(crate) fn must_reject_as(
+        &mut self,
+        to: Party,
+        bytes: &[u8],
+        what: &str,
+        first: bool,
+        expect: Option<ErrorClass>,
+    ) -> Step {
+        let expect = if bytes.is_empty() {
+            Some(ErrorClass::Wire)
+        } else {
+            expect
+        };
         if first {
             let bob = self.parties[1].clone();
             let before = self
@@ -1224,7 +1286,7 @@ impl<'a> World<'a> {
                 .map_err(|e| interface("unused_prekeys", &e))?;
             let r = self.c.respond(&bob, bytes);
             self.tally.check(Property::Rejection);
-            match r {
+            let class = match r {
                 Ok((session, released)) => {
                     let _ = self.c.free(&session);
                     let mut v = violation(
@@ -1235,9 +1297,9 @@ impl<'a> World<'a> {
                     v.replays_authentic_plaintext = self.is_authentic_plaintext(&released);
                     return self.tolerated(v);
                 }
-                Err(OpError::Rejected(_)) => {}
+                Err(OpError::Rejected(class)) => class,
                 Err(e) => return Err(interface("respond", &e)),
-            }
+            };
             let after = self
                 .c
                 .unused_prekeys(&bob)
@@ -1250,7 +1312,7 @@ impl<'a> World<'a> {
                     format!("rejecting {what} changed Bob's unused one-time prekeys"),
                 ));
             }
-            return Ok(());
+            return self.check_class(Party::Bob, what, class, expect);
         }
         if self.sessions[to.i()].is_empty() {
             return Ok(());
@@ -1270,11 +1332,68 @@ impl<'a> World<'a> {
                 v.replays_authentic_plaintext = self.is_authentic_plaintext(&released);
                 Err(v)
             }
-            Err(OpError::Rejected(_)) => {
-                self.check_unchanged(to, before.as_deref(), &format!("{to} rejected {what}"))
+            Err(OpError::Rejected(class)) => {
+                self.check_unchanged(to, before.as_deref(), &format!("{to} rejected {what}"))?;
+                self.check_class(to, what, class, expect)
             }
             Err(e) => Err(interface("decrypt", &e)),
         }
+    }
+
+    /// With `errors: fine`: the class `to` answered for `what` is `expect`.
+    fn check_class(
+        &mut self,
+        to: Party,
+        what: &str,
+        class: ErrorClass,
+        expect: Option<ErrorClass>,
+    ) -> Step {
+        let Some(expect) = expect.filter(|_| self.fine) else {
+            return Ok(());
+        };
+        self.tally.check(Property::ErrorClasses);
+        if class == expect {
+            return Ok(());
+        }
+        Err(violation(
+            Property::ErrorClasses,
+            "class",
+            format!(
+                "{to} rejected {what} as `{}`; SPEC.md's class for it is `{}`",
+                class.name(),
+                expect.name()
+            ),
+        ))
+    }
+
+    /// SPEC.md's class for a replay of accepted message `id` to its
+    /// receiver: `duplicate` while its ratchet key is the receiver's
+    /// current one (N below Nr, §6.4 step 3.1) or one of the last
+    /// [`EARLIER_RATCHET_KEYS`] it replaced (§6.5); older, the spec fixes no
+    /// single class (authentication or the skip limit fails). None for a
+    /// message that may be of the first kind.
+    fn replay_class(&self, id: usize) -> Option<ErrorClass> {
+        let m = &self.msgs[id];
+        if m.first || !m.ordinary {
+            return None;
+        }
+        let receiver = &self.sides[m.from.peer().i()];
+        let later: BTreeSet<u32> = receiver
+            .accepted
+            .iter()
+            .map(|&x| self.msgs[x].turn)
+            .filter(|&t| t > m.turn)
+            .collect();
+        (later.len() <= EARLIER_RATCHET_KEYS).then_some(ErrorClass::Duplicate)
+    }
+
+    /// SPEC.md's class for an ordinary message `id` whose ratchet key is
+    /// not one its receiver knows (reflected to its sender: `decryption_failed`;
+    /// with a low-order key: `low_order_key`), when no skip in §6.4 step
+    /// 2.2 can pass the limit (fewer messages in all than [`SKIP_LIMIT`]).
+    fn new_key_class(&self, id: usize, class: ErrorClass) -> Option<ErrorClass> {
+        let m = &self.msgs[id];
+        (!m.first && m.ordinary && self.msgs.len() < SKIP_LIMIT).then_some(class)
     }
 
     /// Whether `plaintext` is that of an authentic message of this
@@ -1527,7 +1646,8 @@ impl<'a> World<'a> {
                     // session.
                     self.must_reject(Party::Bob, &m.bytes, &what, true)?;
                 }
-                self.must_reject(m.from.peer(), &m.bytes, &what, false)
+                let expect = self.replay_class(id);
+                self.must_reject_as(m.from.peer(), &m.bytes, &what, false, expect)
             }
             Op::Tamper(i, d) => {
                 if self.msgs.is_empty() {
@@ -1545,7 +1665,14 @@ impl<'a> World<'a> {
                 if m.first {
                     self.must_reject(Party::Bob, &bytes, &what, true)?;
                 }
-                self.must_reject(m.from.peer(), &bytes, &what, false)
+                let expect = match d {
+                    Damage::LowOrder { point } => self.new_key_class(
+                        id,
+                        low_order_class(&LOW_ORDER[point as usize % LOW_ORDER.len()]),
+                    ),
+                    _ => None,
+                };
+                self.must_reject_as(m.from.peer(), &bytes, &what, false, expect)
             }
             Op::Reflect(i) => {
                 if self.msgs.is_empty() {
@@ -1553,11 +1680,13 @@ impl<'a> World<'a> {
                 }
                 let id = i as usize % self.msgs.len();
                 let m = self.msgs[id].clone();
-                self.must_reject(
+                let expect = self.new_key_class(id, ErrorClass::DecryptionFailed);
+                self.must_reject_as(
                     m.from,
                     &m.bytes,
                     &format!("{} reflected to its sender", m.name(id)),
                     false,
+                    expect,
                 )
             }
             Op::Restart(p) => self.restart(p),
@@ -1805,24 +1934,29 @@ fn sweep(
             ),
         ];
         for (name, bytes, first, key) in targets.into_iter().skip(only).take(1) {
-            let mut variants: Vec<(String, Vec<u8>)> = Vec::new();
+            let mut variants: Vec<(String, Vec<u8>, Option<ErrorClass>)> = Vec::new();
             for i in 0..bytes.len() {
                 for bit in 0..8 {
                     let mut b = bytes.clone();
                     b[i] ^= 1 << bit;
-                    variants.push((format!("{name} with bit {bit} of byte {i} flipped"), b));
+                    variants.push((
+                        format!("{name} with bit {bit} of byte {i} flipped"),
+                        b,
+                        None,
+                    ));
                 }
             }
             for keep in 0..bytes.len() {
                 variants.push((
                     format!("{name} truncated to {keep} bytes"),
                     bytes[..keep].to_vec(),
+                    None,
                 ));
             }
             for n in [1usize, 16, 64] {
                 let mut b = bytes.clone();
                 b.extend((0..n).map(|i| (i as u8).wrapping_mul(37) ^ 0x5a));
-                variants.push((format!("{name} extended by {n} bytes"), b));
+                variants.push((format!("{name} extended by {n} bytes"), b, None));
             }
             if let Some(key) = key
                 && let Some(at) = bytes.windows(key.len()).position(|x| x == key.as_slice())
@@ -1830,14 +1964,16 @@ fn sweep(
                 for (j, point) in LOW_ORDER.iter().enumerate() {
                     let mut b = bytes.clone();
                     b[at..at + 32].copy_from_slice(point);
+                    // An ordinary message of a conversation of four.
                     variants.push((
                         format!("{name} with low-order point {j} as its ratchet key"),
                         b,
+                        (!first).then_some(low_order_class(point)),
                     ));
                 }
             }
-            for (what, b) in variants {
-                w.must_reject(Party::Bob, &b, &what, first)?;
+            for (what, b, expect) in variants {
+                w.must_reject_as(Party::Bob, &b, &what, first, expect)?;
             }
         }
         // The authentic ones still work after all that.
@@ -2124,6 +2260,8 @@ pub fn run(cfg: &Config) -> Result<Report, RunError> {
             Verdict::Violated(Box::new(f))
         } else if let Some(cap) = p.needs().filter(|c| !hello.has(*c)) {
             Verdict::NotTested(format!("needs the `{}` capability", cap.name()))
+        } else if p == Property::ErrorClasses && hello.errors == Granularity::Coarse {
+            Verdict::NotTested("the adapter declares coarse error classes".into())
         } else {
             match tally.checks.get(&p).copied().unwrap_or(0) {
                 0 => Verdict::NotTested("no check of it ran (no schedule reached it)".into()),
@@ -2243,6 +2381,27 @@ mod tests {
         assert_eq!(schedule(7, 3, 40), schedule(7, 3, 40));
         assert_ne!(schedule(7, 3, 40), schedule(8, 3, 40));
         assert!(schedule(7, 3, 40).len() <= 40);
+    }
+
+    #[test]
+    fn only_the_canonical_low_order_points_are_low_order_key_errors() {
+        let classes: Vec<ErrorClass> = LOW_ORDER.iter().map(low_order_class).collect();
+        // 0, 1, the two of order 8 and p − 1 are canonical; p and p + 1 are not.
+        assert_eq!(
+            classes,
+            [
+                ErrorClass::LowOrderKey,
+                ErrorClass::LowOrderKey,
+                ErrorClass::LowOrderKey,
+                ErrorClass::LowOrderKey,
+                ErrorClass::LowOrderKey,
+                ErrorClass::Wire,
+                ErrorClass::Wire,
+            ]
+        );
+        let mut high = LOW_ORDER[1];
+        high[31] |= 0x80;
+        assert_eq!(low_order_class(&high), ErrorClass::Wire);
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn every_property_holds_against_the_reference() {
             p.name()
         );
     }
-    assert!(text.ends_with("13 passed, 0 failed, 0 skipped\n"), "{text}");
+    assert!(text.ends_with("14 passed, 0 failed, 0 skipped\n"), "{text}");
 }
 
 #[test]
@@ -56,6 +56,7 @@ fn each_planted_flaw_is_found_by_its_property() {
         ("touch-on-reject", &[Property::StateUnchanged]),
         ("burn-prekey-on-reject", &[Property::PrekeyUnchanged]),
         ("ignore-seed", &[Property::Interface]),
+        ("duplicate-as-decryption-failed", &[Property::ErrorClasses]),
     ] {
         let report = model::run(&config(adapter(Some(plant)), 4)).expect("run");
         let text = report.render();

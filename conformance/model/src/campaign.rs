@@ -53,6 +53,11 @@ pub enum Property {
     Persistence,
     /// The outcome (header, error class, store size) the model predicts.
     Model,
+    /// With the `state` capability: every message sent, every message
+    /// accepted and every rejection agrees with the independent model of
+    /// SPEC.md (`sealwire-specmodel`), recomputed from the exported state
+    /// before the step: the same bytes, plaintext, state after and class.
+    SpecModel,
     /// The implementation answered outside the interface (crashed,
     /// refused a claimed capability, malformed output).
     Interface,
@@ -73,6 +78,7 @@ impl Property {
             Self::Handshake => "handshake",
             Self::Persistence => "persistence",
             Self::Model => "model",
+            Self::SpecModel => "spec_model",
             Self::Interface => "interface",
         }
     }
@@ -247,7 +253,8 @@ impl fmt::Display for CampaignReport {
                     "  {} messages sent, {} decrypted; rejected {:?}; {} states compared after \
                      a rejection; {} restarts; copies: {} forward-secrecy and {} \
                      post-compromise attempts, {} predicted decryptions; largest \
-                     skipped-key store {}; {} tolerated differences",
+                     skipped-key store {}; {} tolerated differences; {} steps recomputed by \
+                     the independent spec model",
                     c.sent,
                     c.accepted,
                     c.rejected,
@@ -257,7 +264,8 @@ impl fmt::Display for CampaignReport {
                     c.post_compromise_checks,
                     c.copy_decryptions,
                     c.max_skipped,
-                    c.tolerated
+                    c.tolerated,
+                    c.spec_checks
                 )
             }
             Some(failure) => write!(

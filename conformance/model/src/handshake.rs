@@ -15,7 +15,8 @@ use super::session::{INITIAL_PREFIX_LEN, ONE_TIME_PREKEY_ID, SIGNED_PREKEY_ID};
 use super::{Property, Violation};
 use sealwire_adapter::Implementation;
 use sealwire_adapter::hex::Bytes;
-use sealwire_adapter::{Capability, PreKeySecret, Request};
+use sealwire_adapter::{Capability, Output, PreKeySecret, Request};
+use sealwire_specmodel::{Checker, ErrorClass};
 
 /// How the attacker damages Bob's bundle.
 #[derive(Clone, Debug)]
@@ -295,6 +296,7 @@ fn check(driver: &mut Driver<'_>, case: &HandshakeCase) -> Result<(), Violation>
         let verdict = driver.call(Request::BundleVerify {
             bundle: Bytes(bad_bundle.clone()),
         })?;
+        spec_bundle(driver, &bad_bundle, &verdict)?;
         expect_rejection(
             driver,
             "bundle_verify of the damaged bundle",
@@ -409,6 +411,32 @@ fn prekey_ids(driver: &mut Driver<'_>, store: &str) -> Result<Vec<u64>, Violatio
                 "output lacks a well-formed `one_time_prekey_ids` field",
             )
         })
+}
+
+/// The independent spec model (`sealwire-specmodel`) verifies or rejects
+/// `bundle` as the implementation's `bundle_verify` did, with its class.
+fn spec_bundle(
+    driver: &Driver<'_>,
+    bundle: &[u8],
+    verdict: &Result<Output, String>,
+) -> Result<(), Violation> {
+    let checked = match verdict {
+        Ok(_) => Checker::check_bundle_accepted(bundle),
+        Err(class) => match ErrorClass::from_name(class) {
+            Some(class) => Checker::check_bundle_rejected(bundle, class),
+            None => return Ok(()), // not a SPEC.md class: `expect_rejection` reports it
+        },
+    };
+    if checked.agrees() {
+        return Ok(());
+    }
+    Err(driver.violation(
+        Property::SpecModel,
+        format!(
+            "bundle_verify: {}",
+            crate::session::describe_spec_verdict(&checked)
+        ),
+    ))
 }
 
 fn expect_rejection(

@@ -4,9 +4,11 @@
 mod attacker;
 mod coverage;
 mod delivery;
+mod spec;
 
 use attacker::Copy;
 pub use coverage::{Coverage, Tolerance};
+pub(crate) use spec::describe as describe_spec_verdict;
 
 use core::fmt;
 use std::collections::{HashMap, HashSet};
@@ -466,14 +468,23 @@ impl<'d, 'i> World<'d, 'i> {
 
     /// Encrypts with `from`'s session and checks the message.
     fn send(&mut self, from: Party, plaintext: Vec<u8>) -> Result<usize, Violation> {
+        let session = self.sides[from.index()].session.clone();
+        let before = match self.driver.has(Capability::State) {
+            true => Some(self.driver.export(&session)?),
+            false => None,
+        };
         let out = self.driver.expect_ok(
             Property::Delivery,
             Request::Encrypt {
-                session: self.sides[from.index()].session.clone(),
+                session: session.clone(),
                 plaintext: Bytes(plaintext.clone()),
             },
         )?;
         let message = self.driver.bytes(&out, "message")?;
+        if let Some(before) = before {
+            let after = self.driver.export(&session)?;
+            self.spec_sent(from, (&before, &after), &plaintext, &message)?;
+        }
         let header = self.sides[from.index()].model.send();
         let id = self.record_sent(from, message, plaintext, header)?;
         self.in_flight.push(id);

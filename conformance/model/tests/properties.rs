@@ -12,11 +12,14 @@ use std::sync::Mutex;
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, RngSeed, TestCaseError, TestRunner,
 };
+use sealwire_adapter::{Capability, Implementation, OpError, Output, Request};
+use sealwire_model::Property;
 use sealwire_model::{
     CampaignOptions, Case, Coverage, HandshakeCase, MAX_OPS, case, check_case, check_handshake,
     compromise_and_max_skip, handshake_case, store_eviction,
 };
 use sealwire_reference::ReferenceImplementation;
+use std::collections::BTreeSet;
 
 /// Cases per test unless `SEALWIRE_PROPTEST_CASES` says otherwise.
 const SESSION_CASES: u32 = 192;
@@ -78,6 +81,45 @@ fn sessions_on_an_adversarial_network_keep_every_property() {
     assert!(
         total.copy_decryptions > 0,
         "no copy ever decrypted: {total:?}"
+    );
+    // The independent spec model recomputed every send, every acceptance
+    // and every rejection compared for state (the reference has `state`).
+    assert!(total.spec_checks > total.accepted, "{total:?}");
+}
+
+/// The reference with every ratchet message's last byte (its tag) flipped
+/// as it leaves: a sent message no SPEC.md computation gives.
+struct FlipsTags(ReferenceImplementation);
+
+impl Implementation for FlipsTags {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn capabilities(&self) -> &BTreeSet<Capability> {
+        self.0.capabilities()
+    }
+    fn call(&mut self, request: &Request) -> Result<Output, OpError> {
+        let mut out = self.0.call(request)?;
+        if matches!(request, Request::Encrypt { .. })
+            && let Some(message) = out.get("message").and_then(|m| m.as_str())
+        {
+            let mut bytes = hex::decode(message).expect("the reference's hex");
+            *bytes.last_mut().expect("a message") ^= 1;
+            out.insert("message".into(), hex::encode(bytes).into());
+        }
+        Ok(out)
+    }
+}
+
+#[test]
+fn a_message_the_spec_model_would_not_send_is_caught_where_it_is_sent() {
+    let case = compromise_and_max_skip();
+    let v = check_case(&mut FlipsTags(ReferenceImplementation::new()), &case)
+        .expect_err("a flipped tag must be found");
+    assert_eq!(v.property, Property::SpecModel, "{v}");
+    assert!(
+        v.detail.contains("sent message") && v.detail.contains("another message"),
+        "{v}"
     );
 }
 

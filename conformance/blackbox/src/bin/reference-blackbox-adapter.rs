@@ -67,6 +67,9 @@ enum Plant {
     /// A rejected message with one byte appended releases a made-up
     /// plaintext (a forgery).
     ForgeOnTrailingByte,
+    /// A replay is answered `decryption_failed`, not `duplicate` (a fine
+    /// adapter whose classes are not SPEC.md's).
+    DuplicateAsDecryptionFailed,
 }
 
 struct Adapter {
@@ -359,6 +362,11 @@ impl Adapter {
                         {
                             let _ = session.encrypt(b"planted");
                         }
+                        if self.plant == Plant::DuplicateAsDecryptionFailed
+                            && e.class() == sealwire::ErrorClass::Duplicate
+                        {
+                            return Reply::Error("decryption_failed");
+                        }
                         fail(&e, op)
                     }
                     None => wire(op, "unknown session"),
@@ -471,6 +479,7 @@ fn main() {
         Ok("ignore-seed") => Plant::IgnoreSeed,
         Ok("ignore-trailing-byte") => Plant::IgnoreTrailingByte,
         Ok("forge-on-trailing-byte") => Plant::ForgeOnTrailingByte,
+        Ok("duplicate-as-decryption-failed") => Plant::DuplicateAsDecryptionFailed,
         _ => Plant::None,
     };
     let mut adapter = Adapter {

@@ -37,6 +37,9 @@ pub struct Coverage {
     /// Rejections with another class than the model's, accepted under a
     /// [`Tolerance`].
     pub tolerated: u64,
+    /// Sends, acceptances and rejections the independent spec model
+    /// recomputed from the exported state and agreed with.
+    pub spec_checks: u64,
 }
 
 impl Coverage {
@@ -54,5 +57,6 @@ impl Coverage {
         self.copy_decryptions += other.copy_decryptions;
         self.max_skipped = self.max_skipped.max(other.max_skipped);
         self.tolerated += other.tolerated;
+        self.spec_checks += other.spec_checks;
     }
 }

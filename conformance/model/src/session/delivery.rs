@@ -2,6 +2,7 @@
 //! state, and the checks that run after every step.
 
 use super::*;
+use sealwire_specmodel::Checker;
 
 impl World<'_, '_> {
     /// Delivers `bytes` to `to` and checks the outcome against the model.
@@ -13,9 +14,9 @@ impl World<'_, '_> {
     ) -> Result<(), Violation> {
         let prediction = self.predict(&self.sides[to.index()].model, bytes);
         let session = self.sides[to.index()].session.clone();
-        let before = match prediction {
-            Err(_) if self.driver.has(Capability::State) => Some(self.driver.export(&session)?),
-            _ => None,
+        let before = match self.driver.has(Capability::State) {
+            true => Some(self.driver.export(&session)?),
+            false => None,
         };
         let ratchet_key = self.keys.next();
         let result = self.driver.call(Request::Decrypt {
@@ -47,6 +48,10 @@ impl World<'_, '_> {
                 if accepted.ratchet_step {
                     self.register_key(accepted.next.send_turn, public_key(&ratchet_key))?;
                 }
+                if let Some(before) = &before {
+                    let after = self.driver.export(&session)?;
+                    self.spec_accepted(to, origin, (before, &after), bytes, &plaintext)?;
+                }
                 self.coverage.accepted += 1;
                 let side = &mut self.sides[to.index()];
                 side.model = accepted.next;
@@ -62,7 +67,9 @@ impl World<'_, '_> {
                 *self.coverage.rejected.entry(class.clone()).or_default() += 1;
                 let model = &self.sides[to.index()].model;
                 let used = |id: usize| self.sent[id].accepted > 0;
-                if class != expected && self.tolerated(model, used, bytes, expected, &class) {
+                let tolerated =
+                    class != expected && self.tolerated(model, used, bytes, expected, &class);
+                if tolerated {
                     self.coverage.tolerated += 1;
                 } else if class != expected {
                     return Err(self.driver.violation(
@@ -73,6 +80,7 @@ impl World<'_, '_> {
                     ));
                 }
                 if let Some(before) = before {
+                    self.spec_rejected(to, origin, &before, bytes, &class, tolerated)?;
                     self.coverage.state_compared += 1;
                     if self.driver.export(&session)? != before {
                         return Err(self.driver.violation(
@@ -120,6 +128,8 @@ impl World<'_, '_> {
                 },
             )?;
             let sealed_state = self.driver.bytes(&out, "sealed_state")?;
+            let verdict = Checker::check_sealed_state(&storage_key, &salt, &state, &sealed_state);
+            self.spec_verdict(&verdict, false, || format!("{party:?}'s sealed state"))?;
             let mut wrong_key = storage_key;
             wrong_key[0] ^= 1;
             match self.driver.call(Request::OpenState {
@@ -134,13 +144,20 @@ impl World<'_, '_> {
                     ));
                 }
             }
-            self.driver.expect_ok(
+            let out = self.driver.expect_ok(
                 Property::Persistence,
                 Request::OpenState {
                     storage_key: Bytes::from(storage_key),
-                    sealed_state: Bytes(sealed_state),
+                    sealed_state: Bytes(sealed_state.clone()),
                 },
-            )?
+            )?;
+            // The opened state must be what the model opens (the export
+            // of the new session is compared with `state` below).
+            let verdict = Checker::check_opened_state(&storage_key, &sealed_state, &state);
+            self.spec_verdict(&verdict, false, || {
+                format!("{party:?}'s opened sealed state")
+            })?;
+            out
         } else {
             self.driver.expect_ok(
                 Property::Persistence,
