@@ -212,3 +212,140 @@ pub fn number_runs(text: &[u8]) -> Vec<(usize, Vec<u8>)> {
 pub fn contains_window(haystack: &[u8], window: &[u8; 8]) -> bool {
     haystack.windows(8).any(|w| w == window)
 }
+
+/// The multiplier of the window sets' slot hash.
+pub const SLOT_HASH: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Linear probing in an open-addressing table of 8-byte windows (`slots`,
+/// a power of two long, 0 marking an empty slot, never full): `Ok(slot)`
+/// where `window` is, or `Err(slot)`, the empty slot where it would go.
+/// The oracle's window sets probe here on every secret registered and every
+/// candidate window looked up, so the probing loop's comparisons are kept
+/// out of the coverage callbacks.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_probe")]
+pub fn probe(slots: &[u64], window: u64) -> Result<usize, usize> {
+    let mask = slots.len() - 1;
+    let mut slot = (window.wrapping_mul(SLOT_HASH) >> 32) as usize & mask;
+    loop {
+        match slots[slot] {
+            0 => return Err(slot),
+            v if v == window => return Ok(slot),
+            _ => slot = (slot + 1) & mask,
+        }
+    }
+}
+
+/// Moves every window of `old_slots` (with its id in `old_ids`) into the
+/// empty, larger table `slots`/`ids` (see [`probe`]); returns how many.
+/// The per-slot loop of a window set's growth, kept out of the coverage
+/// callbacks like the probing.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_rehash")]
+pub fn rehash(old_slots: &[u64], old_ids: &[u32], slots: &mut [u64], ids: &mut [u32]) -> usize {
+    let mut moved = 0;
+    for (&window, &id) in old_slots.iter().zip(old_ids) {
+        if window == 0 {
+            continue;
+        }
+        if let Err(slot) = probe(slots, window) {
+            slots[slot] = window;
+            ids[slot] = id;
+            moved += 1;
+        }
+    }
+    moved
+}
+
+/// Inserts every 8-byte window of `bytes` (little-endian) that is not one
+/// byte repeated into the table `slots`/`ids` (see [`probe`]) with `id`,
+/// setting each one's bit in the 65,536-bit `filter` (see
+/// [`filter_bit`]); returns how many were new. The caller makes room first:
+/// the table must keep an empty slot after every insertion (it is at most
+/// half full after `bytes.len()` more). Allocates nothing, so no copy of a
+/// window is ever freed.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_insert_windows")]
+pub fn insert_windows(
+    slots: &mut [u64],
+    ids: &mut [u32],
+    filter: &mut [u64],
+    bytes: &[u8],
+    id: u32,
+) -> usize {
+    if bytes.len() < 8 {
+        return 0;
+    }
+    let mut added = 0;
+    for w in bytes.windows(8) {
+        if w.iter().all(|&b| b == w[0]) {
+            continue;
+        }
+        let mut le = [0u8; 8];
+        le.copy_from_slice(w);
+        let window = u64::from_le_bytes(le);
+        if let Err(slot) = probe(slots, window) {
+            slots[slot] = window;
+            ids[slot] = id;
+            added += 1;
+            let bit = filter_bit(window);
+            filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+        }
+    }
+    added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_finds_what_rehash_moved_and_the_empty_slot_of_the_rest() {
+        let (mut slots, mut ids) = (vec![0u64; 8], vec![0u32; 8]);
+        for (id, window) in [3u64, 11, 19, 0x0102_0304_0506_0708]
+            .into_iter()
+            .enumerate()
+        {
+            let Err(slot) = probe(&slots, window) else {
+                panic!("{window} found in an empty table");
+            };
+            slots[slot] = window;
+            ids[slot] = id as u32;
+        }
+        let (mut big, mut big_ids) = (vec![0u64; 32], vec![0u32; 32]);
+        assert_eq!(rehash(&slots, &ids, &mut big, &mut big_ids), 4);
+        for (id, window) in [3u64, 11, 19, 0x0102_0304_0506_0708]
+            .into_iter()
+            .enumerate()
+        {
+            let Ok(slot) = probe(&big, window) else {
+                panic!("{window} lost by the rehash");
+            };
+            assert_eq!(big_ids[slot], id as u32);
+        }
+        let mut filter = vec![0u64; 1024];
+        let bytes = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9];
+        // The windows at offsets 0 to 7 are new; those at 8 and 9 are one
+        // byte repeated and are not taken.
+        assert_eq!(
+            insert_windows(&mut big, &mut big_ids, &mut filter, &bytes, 7),
+            8
+        );
+        assert_eq!(
+            insert_windows(&mut big, &mut big_ids, &mut filter, &bytes, 8),
+            0
+        );
+        let window = u64::from_le_bytes([1, 2, 3, 4, 5, 6, 7, 8]);
+        let Ok(slot) = probe(&big, window) else {
+            panic!("an inserted window is missing");
+        };
+        assert_eq!(big_ids[slot], 7);
+        let bit = filter_bit(window);
+        assert_eq!((filter[(bit >> 6) as usize] >> (bit & 63)) & 1, 1);
+        assert!(probe(&big, u64::from_le_bytes([9; 8])).is_err());
+        let Err(empty) = probe(&big, 42) else {
+            panic!("42 was never inserted");
+        };
+        assert_eq!(big[empty], 0);
+    }
+}

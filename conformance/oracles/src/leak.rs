@@ -97,44 +97,31 @@ impl Drop for WindowSet {
     }
 }
 
-fn slot_of(window: u64, mask: usize) -> usize {
-    (window.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
-}
-
 impl WindowSet {
     fn get(&self, window: u64) -> Option<u32> {
         let h = uninstrumented::filter_bit(window);
         if self.len == 0 || (self.bloom[(h >> 6) as usize] >> (h & 63)) & 1 == 0 {
             return None;
         }
-        let mask = self.slots.len() - 1;
-        let mut slot = slot_of(window, mask);
-        loop {
-            match self.slots[slot] {
-                0 => return None,
-                v if v == window => return Some(self.ids[slot]),
-                _ => slot = (slot + 1) & mask,
-            }
-        }
+        uninstrumented::probe(&self.slots, window)
+            .ok()
+            .map(|slot| self.ids[slot])
     }
 
-    fn insert(&mut self, window: u64, id: u32) {
-        if window == 0 || self.get(window).is_some() {
-            return;
-        }
-        if (self.len + 1) * 2 > self.slots.len() {
+    /// Inserts every window of `bytes` that is not one byte repeated.
+    fn insert_all(&mut self, bytes: &[u8], id: u32) {
+        let windows = bytes.len().saturating_sub(7);
+        while (self.len + windows + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
-        let mut slot = slot_of(window, mask);
-        while self.slots[slot] != 0 {
-            slot = (slot + 1) & mask;
-        }
-        self.slots[slot] = window;
-        self.ids[slot] = id;
-        self.len += 1;
-        let h = uninstrumented::filter_bit(window);
-        self.bloom[(h >> 6) as usize] |= 1 << (h & 63);
+        let added = uninstrumented::insert_windows(
+            &mut self.slots,
+            &mut self.ids,
+            &mut self.bloom,
+            bytes,
+            id,
+        );
+        self.len += added;
     }
 
     fn grow(&mut self) {
@@ -143,14 +130,15 @@ impl WindowSet {
             slots: vec![0; new_len],
             ids: vec![0; new_len],
             len: 0,
-            bloom: vec![0; 1024],
+            bloom: std::mem::take(&mut self.bloom),
         };
-        for (&w, &id) in self.slots.iter().zip(&self.ids) {
-            if w != 0 {
-                bigger.insert(w, id);
-            }
+        if bigger.bloom.is_empty() {
+            bigger.bloom = vec![0; 1024];
         }
-        // The old tables are wiped by `Drop` when replaced.
+        bigger.len =
+            uninstrumented::rehash(&self.slots, &self.ids, &mut bigger.slots, &mut bigger.ids);
+        // The old tables are wiped by `Drop` when replaced (the filter,
+        // which depends on the windows only, moves over as it is).
         *self = bigger;
     }
 }
@@ -231,13 +219,7 @@ impl LeakScanner {
         }
         let id = self.label_id(label, secret);
         self.secret_count += 1;
-        for i in 0..=bytes.len() - 8 {
-            let window = &bytes[i..i + 8];
-            if window.iter().all(|&b| b == window[0]) {
-                continue;
-            }
-            self.windows.insert(window_at(bytes, i), id);
-        }
+        self.windows.insert_all(bytes, id);
     }
 
     /// Calls `f` with every registered window of a secret (not of a
