@@ -16,6 +16,7 @@
 #   bash conformance/blackbox/full-campaigns.sh            # check against the recorded full results
 #   bash conformance/blackbox/full-campaigns.sh --record   # record them
 #   bash conformance/blackbox/full-campaigns.sh --record libolm   # one campaign
+#   bash conformance/blackbox/full-campaigns.sh --record libolm omemo-dr   # some
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=--check
@@ -23,7 +24,7 @@ if [ "${1:-}" = --record ]; then
     mode=--record
     shift
 fi
-only=${1:-}
+only=" $* "
 mkdir -p conformance/findings/full
 fuzz_out=$(mktemp -d)
 trap 'rm -rf "$fuzz_out"' EXIT
@@ -35,7 +36,7 @@ pool_install_adapters
 campaign() {
     name=$1
     shift
-    if [ -n "$only" ] && [ "$only" != "$name" ]; then
+    if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then
         return 0
     fi
     pool_run "$name" "$bb" campaign --name "$name" "$@" --cases 3000 --runs 10000 --seed 1 \
