@@ -2,7 +2,11 @@
 # Overnight fuzzing on one machine: every target in turn, libFuzzer's fork
 # mode over all cores, a time budget per target; afterwards the corpus is
 # merged and minimised, and every crash is collected with the command that
-# reproduces it.
+# reproduces it. OUT/SUMMARY.md is the morning's page: per target the
+# executions, exec/s, edges and features reached, corpus growth and crashes
+# (with reproduce and minimise commands), and a coverage plot per target
+# over the run (OUT/<target>.coverage.png, drawn by gnuplot where it is
+# installed; the data in OUT/<target>.coverage.tsv either way).
 #
 #   fuzz/overnight.sh                       # all targets, 1 h each
 #   HOURS_PER_TARGET=0.5 fuzz/overnight.sh decrypt conversation
@@ -53,8 +57,8 @@ summary="$OUT/SUMMARY.md"
   echo
   echo "jobs: $JOBS, budget per target: ${budget}s, sanitizer: $SANITIZER, commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo
-  echo "| target | executions | exec/s (all jobs) | corpus before | corpus after merge | crashes |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| target | executions | exec/s (all jobs) | edges (cov) | features (ft) | corpus before | corpus after merge | crashes |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 } > "$summary"
 
 for target in "${targets[@]}"; do
@@ -87,8 +91,42 @@ for target in "${targets[@]}"; do
   execs="$(grep -oE '#[0-9]+' "$OUT/$target.log" | tail -n 1 | tr -d '#')"
   rate="$(grep -oE 'exec/s: [0-9]+' "$OUT/$target.log" | tail -n 1 | awk '{print $2}')"
   crashes="$(find "$OUT/crashes/$target" -type f | wc -l)"
-  echo "| $target | ${execs:-?} | ${rate:-?} | $before | $after | $crashes |" >> "$summary"
+  # Coverage over time, from fork mode's status lines
+  # ("#N: cov: C ft: F corp: K exec/s: ... time: Ts"): seconds, executions,
+  # edges, features, corpus.
+  grep -E '^#[0-9]+: cov: ' "$OUT/$target.log" \
+    | sed -E 's/^#([0-9]+): cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).* time: ([0-9]+)s.*/\5\t\1\t\2\t\3\t\4/' \
+    > "$OUT/$target.coverage.tsv" || true
+  cov="$(tail -n 1 "$OUT/$target.coverage.tsv" | cut -f 3)"
+  ft="$(tail -n 1 "$OUT/$target.coverage.tsv" | cut -f 4)"
+  echo "| $target | ${execs:-?} | ${rate:-?} | ${cov:-?} | ${ft:-?} | $before | $after | $crashes |" >> "$summary"
 done
+
+# A coverage plot per target (edges and features over the run), so that a
+# night whose yield dropped shows at a glance. gnuplot from Debian's
+# packages (gnuplot-nox) draws them; without it the .tsv files stay.
+{
+  echo
+  echo "## Coverage over time"
+  echo
+  if command -v gnuplot >/dev/null 2>&1; then
+    for target in "${targets[@]}"; do
+      data_file="$OUT/$target.coverage.tsv"
+      if [ -s "$data_file" ]; then
+        gnuplot -e "set terminal pngcairo size 800,400; set output '$OUT/$target.coverage.png'; \
+          set title '$target'; set xlabel 'seconds'; set ylabel 'edges (cov)'; \
+          set y2label 'features (ft)'; set ytics nomirror; set y2tics; set key left top; \
+          plot '$data_file' using 1:3 with linespoints title 'cov', \
+               '' using 1:4 axes x1y2 with linespoints title 'ft'" \
+          && echo "![$target]($target.coverage.png)"
+      else
+        echo "- $target: no status lines in $target.log"
+      fi
+    done
+  else
+    echo "no plots: gnuplot is not installed (\`apt-get install gnuplot-nox\`); the data is in <target>.coverage.tsv (seconds, executions, cov, ft, corpus)"
+  fi
+} >> "$summary"
 
 {
   echo
