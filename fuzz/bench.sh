@@ -4,6 +4,9 @@
 #   fuzz/bench.sh                    # every target, default counts
 #   BENCH_RUNS=20000 fuzz/bench.sh decrypt conversation
 #   BENCH_NO_BUILD=1 fuzz/bench.sh   # use the binaries already built
+#   BENCH_BIN_DIR=<dir> BENCH_NO_BUILD=1 fuzz/bench.sh   # another build's binaries
+#   BENCH_CORPUS_OUT=<dir> fuzz/bench.sh   # keep each target's corpus in <dir>/<target>
+#                                          # (for fuzz/protocol-coverage.sh)
 #
 # Each target runs one libFuzzer process from its checked-in seeds with its
 # dictionary and max_len, a fixed number of executions (-runs, BENCH_RUNS or
@@ -27,7 +30,7 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
   cargo fuzz build --sanitizer none -O >&2
 fi
 triple="$(rustc -vV | sed -n 's/^host: //p')"
-bin_dir="target/$triple/release"
+bin_dir="${BENCH_BIN_DIR:-target/$triple/release}"
 
 # The aims (issue 17) and default execution counts (about 10-30 s per
 # target on one shared core at the speeds of the aims).
@@ -60,7 +63,8 @@ echo "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
 for target in "${targets[@]}"; do
   runs="${BENCH_RUNS:-$(default_runs "$target")}"
   max_len="$(sed -n 's/^max_len = //p' "$data/options/$target.options")"
-  corpus="$scratch/$target"
+  corpus="${BENCH_CORPUS_OUT:-$scratch}/$target"
+  rm -rf "$corpus"
   mkdir -p "$corpus"
   log="$scratch/$target.log"
   if ! /usr/bin/time -f 'cpu %U %S' -o "$scratch/$target.time" \
