@@ -73,8 +73,12 @@ for target in "${targets[@]}"; do
       -max_len="$max_len" -artifact_prefix="$scratch/" -print_final_stats=1 \
       > "$log" 2>&1; then
     mkdir -p "artifacts/$target"
-    cp "$log" "artifacts/$target/bench.log"
-    echo "| $target | crashed: see fuzz/artifacts/$target/bench.log | | | | | | | |"
+    cp "$log" "artifacts/$target/bench-seed$BENCH_SEED.log"
+    # The input that crashed (libFuzzer names it crash-, leak-, oom- or
+    # timeout-<sha1>), to reproduce: fuzz/target/.../<target> <file>.
+    find "$scratch" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \) \
+      -exec cp {} "artifacts/$target/" \;
+    echo "| $target | crashed: see fuzz/artifacts/$target/bench-seed$BENCH_SEED.log | | | | | | | |"
     status=1
     continue
   fi

@@ -24,7 +24,7 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
             1 => patched(&parties.bundle, rest),
             _ => patched(&parties.bundle_without_opk, rest),
         };
-        run.scanner.allow(&bytes);
+        run.scanner.supplied(&bytes);
         let bundle = match PreKeyBundle::from_bytes(&bytes) {
             Ok(bundle) => bundle,
             Err(e) => return run.error("PreKeyBundle::from_bytes", &e, &[ErrorClass::Wire]),

@@ -90,19 +90,19 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
 }
 
 /// Runs the oracle on a structured input decoded from `raw` (whose bytes
-/// carry the input's keys; see [`LeakScanner::input_has_secrets`]).
+/// carry the input's keys, tainted; see [`LeakScanner::supplied`]).
 ///
-/// [`LeakScanner::input_has_secrets`]: super::leak::LeakScanner::input_has_secrets
+/// [`LeakScanner::supplied`]: super::leak::LeakScanner::supplied
 pub(crate) fn run_input(input: &Input, raw: &[u8]) -> Outcome {
     let parties = fixture::parties();
     Run::new(Target::DifferentialSeal).execute(|run| {
-        // The fuzzer chose these keys: they are secrets of this run, but the
-        // header and AD (echoed in the output) are public.
-        run.scanner.input_has_secrets(raw);
-        run.scanner.allow(&input.header);
-        run.scanner.allow(&input.ad);
+        // The fuzzer chose these keys: they are tainted secrets of this run
+        // (see `LeakScanner::supplied`). The AEAD key is the library's
+        // derivation and counts everywhere.
+        run.scanner.supplied(raw);
         run.scanner
             .add_secret("message key (input)", &input.message_key);
+        key_renderings_ignore_their_bytes(run, input)?;
         let mk = MessageKey::from_bytes(input.message_key);
         let (aead_key, _) = testing::message_aead_key(&mk);
         run.scanner.add_secret("AEAD key", &aead_key);
@@ -130,6 +130,11 @@ pub(crate) fn run_input(input: &Input, raw: &[u8]) -> Outcome {
         run.ensure(in_place == plain, || {
             "seal_in_place differs from seal".into()
         })?;
+        // The input's own key is not searched in its ciphertext here: the
+        // fuzzer chooses that plaintext too and may set it to the key xor
+        // the key stream (libFuzzer copies compared bytes into its input,
+        // and this target compares ciphertexts). The ciphertext equals the
+        // plain recomputation above, which leaves no room for a leak.
         run.scanner
             .check_bytes("sealed body", &allocated[HEADER_LEN..])?;
         match seal::open(&mk, &input.ad, &allocated) {
@@ -175,6 +180,38 @@ pub(crate) fn run_input(input: &Input, raw: &[u8]) -> Outcome {
             encrypt_paths_agree(run, i, session, &pt)?;
         }
         Ok(())
+    })
+}
+
+/// `Debug` of the key types made from the input's key bytes equals `Debug`
+/// of the same types made from other bytes: a differential check for keys
+/// the fuzzer chose (the window scan leaves tainted keys to ciphertexts),
+/// which also catches a fingerprint shorter than its 8-byte window.
+fn key_renderings_ignore_their_bytes(run: &mut Run, input: &Input) -> Outcome {
+    let other = |key: &[u8; 32]| key.map(|b| b ^ 0xa5);
+    let renderings = |mk: [u8; 32], ck: [u8; 32], rk: [u8; 32]| {
+        let (mk, ck, rk) = (
+            MessageKey::from_bytes(mk),
+            ChainKey::from_bytes(ck),
+            RootKey::from_bytes(rk),
+        );
+        [
+            format!("{mk:?}"),
+            format!("{mk:#?}"),
+            format!("{ck:?}"),
+            format!("{ck:#?}"),
+            format!("{rk:?}"),
+            format!("{rk:#?}"),
+        ]
+    };
+    let given = renderings(input.message_key, input.chain_key, input.root_key);
+    let changed = renderings(
+        other(&input.message_key),
+        other(&input.chain_key),
+        other(&input.root_key),
+    );
+    run.ensure(given == changed, || {
+        "Debug of a MessageKey, ChainKey or RootKey depends on its bytes".into()
     })
 }
 
@@ -228,11 +265,9 @@ fn encrypt_paths_agree(run: &mut Run, i: usize, session: &mut Session, pt: &[u8]
     run.ensure(*after == *expected_after, || {
         format!("send {i}: the state after encrypt is not CKs' = HMAC(CKs, 0x02), Ns + 1")
     })?;
-    // The fixture session's message is computed without the input's keys,
-    // which the fuzzer may set to any of its bytes (a local run set the
-    // message key to the header's counters and the first ciphertext byte):
-    // here only the session's own secrets and plaintexts count.
-    run.scanner
-        .check_bytes_ignoring_input(&format!("message {i}"), &message)?;
+    // The fuzzer may set the input's keys to any bytes of this message (a
+    // local run set the message key to its header's counters and first
+    // ciphertext byte): those are tainted, the session's own secrets count.
+    run.scanner.check_bytes(&format!("message {i}"), &message)?;
     Ok(())
 }

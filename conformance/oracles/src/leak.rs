@@ -15,6 +15,21 @@
 //! * [`LeakScanner::check_debug`]: `{:?}` and `{:#?}` of a value;
 //! * [`LeakScanner::check_error`]: `Display` and `Debug` of an error.
 //!
+//! Secrets are told apart by where they came from, per 8-byte window. A
+//! window the library drew from the oracle's generator or derived, and
+//! which the fuzz input does not contain, is a leak wherever it shows. A
+//! window that occurs in bytes the fuzzer supplied ([`LeakScanner::supplied`]:
+//! a key in a state to restore, the differential target's message key, or
+//! any bytes it copied from a comparison) is *tainted*: an output that
+//! echoes the input can show it without any fault of the library, so it is
+//! checked only where it cannot be an echo, in ciphertext that the library
+//! sealed in this run ([`LeakScanner::check_sealed`]). Whether a tainted
+//! secret shows in a rendering is checked differentially instead (the
+//! `state_restore` and `differential_seal` targets render the same value
+//! with other secret bytes and require the same text). So no rule depends
+//! on which readings of which public bytes the fuzzer may hit: a false
+//! alarm needs a 64-bit coincidence.
+//!
 //! Windows made of one repeated byte are not registered: they match zero
 //! padding and counters everywhere. The scanner's own tables hold secret
 //! windows, so they are wiped when dropped or grown (the freed-memory check
@@ -30,7 +45,7 @@ use sealwire_freed_scan::uninstrumented;
 use super::freed;
 
 mod text;
-use text::{decimal_read_as_hex, hex_read_as_decimal, hex_runs, number_runs, output_leak};
+use text::{hex_runs, number_runs, output_leak};
 
 /// Which check found the leak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,13 +169,11 @@ fn window_at(bytes: &[u8], i: usize) -> u64 {
 pub struct LeakScanner {
     base: Option<&'static LeakScanner>,
     windows: WindowSet,
-    /// Byte strings that are public in this run (they came from the input).
-    allowed: Vec<Vec<u8>>,
+    /// Byte strings the fuzzer supplied in this run: the input, and the
+    /// parts of a patched structure that its patches changed (see
+    /// [`supplied`](Self::supplied)).
+    supplied: Vec<Vec<u8>>,
     labels: Vec<Cow<'static, str>>,
-    /// The fuzz input, when it carries secrets (a state to restore, keys
-    /// for the sealing core): its windows are not registered with the
-    /// freed-memory check.
-    secret_input: Vec<u8>,
     /// Per label: a secret (true) or a plaintext (false).
     is_secret: Vec<bool>,
     secret_count: usize,
@@ -189,16 +202,16 @@ impl LeakScanner {
 
     /// Registers a secret: a key, a seed, a chain or message key. Its
     /// windows are also registered with the freed-memory check when that
-    /// is watching (see [`freed`]).
+    /// is watching (see [`freed`]), except the windows the fuzzer supplied
+    /// (declare those first): they are also in libFuzzer's own copies of
+    /// the input, which it frees, and in the harness's.
     pub fn add_secret(&mut self, label: impl Into<Cow<'static, str>>, bytes: &[u8]) {
         let label = label.into();
-        if self.secret_input.is_empty() {
+        if self.supplied.is_empty() {
             freed::register(&label, bytes);
         } else {
-            // Windows the fuzzer supplied are also in libFuzzer's own
-            // copies of the input, which it frees: not the library's leak.
             for window in bytes.windows(8) {
-                if !self.input_holds(window) {
+                if !self.is_supplied(window) {
                     freed::register(&label, window);
                 }
             }
@@ -245,67 +258,56 @@ impl LeakScanner {
         self.len() == 0
     }
 
-    /// Declares every window of `bytes` public for this scanner: outputs
-    /// that echo the fuzzer's input (a decoded structure's `Debug`, a
-    /// restored state's public fields) are not leaks even when the input
-    /// happens to contain a secret's window (libFuzzer learns compared
-    /// values, so it can put them there). A real leak of such a window is
-    /// then missed; the price of having no false alarms.
-    ///
-    /// The text scan reads text several ways, so a rendering of public
-    /// bytes also reads as other bytes: `{:?}` read as hex numbers (`10`
-    /// reads as `0x10`), `{:x?}` read as decimal (`0x10` prints `10`, read
-    /// as 10), and hex digits decoded at the odd alignment. Those
-    /// misreadings are as public as the bytes and are allowed with them.
-    /// (CI and local fuzz runs set a restored key to the hex reading of the
-    /// state's associated data, and to its public key's hex decoded a
-    /// nibble off.) They are computed directly into buffers of their final
-    /// size: formatting and re-reading would free blocks holding the
-    /// bytes, which may be a secret when a corrupted state is misparsed,
-    /// and the freed-memory check would find the oracle itself.
-    pub fn allow(&mut self, bytes: &[u8]) {
-        if bytes.len() < 8 {
-            return;
+    /// Declares `bytes` supplied by the fuzzer (the input, or a structure
+    /// taken whole from it). A registered window that occurs in supplied
+    /// bytes is *tainted*: the fuzzer can know it (it chose it, or learned
+    /// it from a comparison and copied it), so it is a leak only where it
+    /// cannot be an echo of the input, in [`check_sealed`](Self::check_sealed).
+    /// Every other registered window, one the library drew from the
+    /// oracle's generator or derived, is a leak wherever it shows, in any
+    /// reading of any output.
+    pub fn supplied(&mut self, bytes: &[u8]) {
+        if bytes.len() >= 8 {
+            self.supplied.push(bytes.to_vec());
         }
-        self.allowed.push(bytes.to_vec());
-        for misread in [decimal_read_as_hex, hex_read_as_decimal] {
-            for part in bytes.split(|&b| misread(b).is_none()) {
-                if part.len() >= 8 {
-                    let mut reading = Vec::with_capacity(part.len());
-                    reading.extend(part.iter().filter_map(|&b| misread(b)));
-                    self.allowed.push(reading);
-                }
+    }
+
+    /// Declares supplied the windows of `patched` that its patches changed
+    /// from `original` (the fixture's structure, whose other windows are
+    /// the library's and stay untainted): each maximal run of changed
+    /// bytes with the 7 bytes either side, so every window that overlaps a
+    /// changed byte.
+    pub fn supplied_patch(&mut self, original: &[u8], patched: &[u8]) {
+        let changed = |i: usize| original.get(i) != patched.get(i);
+        let mut i = 0;
+        while i < patched.len() {
+            if !changed(i) {
+                i += 1;
+                continue;
             }
+            let start = i;
+            while i < patched.len() && changed(i) {
+                i += 1;
+            }
+            let from = start.saturating_sub(7);
+            let to = (i + 7).min(patched.len());
+            self.supplied(&patched[from..to]);
         }
-        let mut shifted = Vec::with_capacity(bytes.len() - 1);
-        shifted.extend(bytes.windows(2).map(|w| (w[0] << 4) | (w[1] >> 4)));
-        self.allowed.push(shifted);
     }
 
-    /// Declares that the fuzz input itself carries secrets (see the field
-    /// `secret_input`).
-    pub fn input_has_secrets(&mut self, input: &[u8]) {
-        self.secret_input = input.to_vec();
-    }
-
-    /// True when the fuzz input (see [`input_has_secrets`](Self::input_has_secrets))
-    /// contains `window`: bytes the fuzzer chose.
-    fn input_holds(&self, window: &[u8]) -> bool {
-        <&[u8; 8]>::try_from(window)
-            .is_ok_and(|window| uninstrumented::contains_window(&self.secret_input, window))
+    /// True when the supplied bytes contain `window`.
+    fn is_supplied(&self, window: &[u8]) -> bool {
+        <&[u8; 8]>::try_from(window).is_ok_and(|window| {
+            self.supplied
+                .iter()
+                .any(|bytes| uninstrumented::contains_window(bytes, window))
+        })
     }
 
     /// True when this scanner has secrets or plaintexts of its own (not
     /// only its base's).
     pub fn has_own(&self) -> bool {
         self.secret_count > 0
-    }
-
-    fn is_allowed(&self, window: u64) -> bool {
-        let window = window.to_le_bytes();
-        self.allowed
-            .iter()
-            .any(|bytes| uninstrumented::contains_window(bytes, &window))
     }
 
     fn find_registered(&self, window: u64) -> Option<&str> {
@@ -319,28 +321,12 @@ impl LeakScanner {
             .map(|id| &*self.labels[id as usize])
     }
 
-    fn find(&self, window: u64) -> Option<&str> {
-        // Allowed strings are searched only on a hit, which is rare.
-        self.find_registered(window)
-            .filter(|_| !self.is_allowed(window))
-    }
-
-    fn scan(&self, bytes: &[u8]) -> Option<(usize, &str)> {
-        self.scan_where(bytes, |_| false)
-    }
-
-    /// The first registered window in `bytes`, except where the fuzz input
-    /// supplied the window (a secret the fuzzer chose) and either public
-    /// bytes overlap it in `bytes` or `public(window)` holds. libFuzzer
-    /// copies compared values into its input, so it can set a chosen
-    /// secret to any bytes it sees compared, public ones included: a
-    /// header's counters and the first ciphertext byte after them, say (a
-    /// local fuzz run did). Windows wholly inside a leaked secret do not
-    /// overlap public bytes, so a leak of 8 bytes or more is still found.
-    fn scan_where(&self, bytes: &[u8], public: impl Fn(&[u8]) -> bool) -> Option<(usize, &str)> {
+    /// The first registered window in `bytes`; a tainted one (see
+    /// [`supplied`](Self::supplied)) only when `sealed`.
+    fn scan(&self, bytes: &[u8], sealed: bool) -> Option<(usize, &str)> {
         // The per-byte filter test runs outside coverage instrumentation
         // (`sealwire_freed_scan::uninstrumented`); only its candidates,
-        // rare, take the exact lookup here.
+        // rare, take the exact lookup and the taint test here.
         let own: &[u64] = &self.windows.bloom;
         let filters: [&[u64]; 2] = match self.base {
             Some(base) => [&base.windows.bloom, own],
@@ -349,53 +335,33 @@ impl LeakScanner {
         let mut from = 0;
         while let Some(i) = uninstrumented::first_candidate(&filters, bytes, from) {
             from = i + 1;
-            let Some(label) = self.find(window_at(bytes, i)) else {
+            let Some(label) = self.find_registered(window_at(bytes, i)) else {
                 continue;
             };
-            let window = &bytes[i..i + 8];
-            let dismissed =
-                self.input_holds(window) && (self.overlaps_allowed(bytes, i) || public(window));
-            if !dismissed {
+            if sealed || !self.is_supplied(&bytes[i..i + 8]) {
                 return Some((i, label));
             }
         }
         None
     }
 
-    /// True when an allowed string occurs in `bytes` overlapping the
-    /// window at `i` (allowed strings are 8 bytes or more, so one of their
-    /// windows then starts within 7 bytes of `i`).
-    fn overlaps_allowed(&self, bytes: &[u8], i: usize) -> bool {
-        let last = (i + 7).min(bytes.len() - 8);
-        (i.saturating_sub(7)..=last).any(|j| j != i && self.is_allowed(window_at(bytes, j)))
-    }
-
-    /// [`scan`](Self::scan) of text as bytes, except that a window of
-    /// printable ASCII that the fuzz input supplied is not a leak there:
-    /// `Debug` and error texts are printable ASCII (labels, field names,
-    /// numbers), and a fuzzer that chose a secret can copy any of that text
-    /// into it. A real secret printed raw is random bytes, with a
-    /// non-printable byte in some window all but surely; a secret the
-    /// fuzzer made printable and a library printed raw is the price.
-    fn scan_raw_text(&self, text: &[u8]) -> Option<(usize, &str)> {
-        self.scan_where(text, |window| {
-            window
-                .iter()
-                .all(|&c| c == b'\n' || (0x20..0x7f).contains(&c))
-        })
-    }
-
-    /// Checks output bytes that were computed without the fuzz input's
-    /// secrets (the fixture sessions' messages in a run whose input also
-    /// carries keys): a window the input supplied is not a leak there, the
-    /// fuzzer having copied it from that output.
-    pub fn check_bytes_ignoring_input(&self, place: &str, bytes: &[u8]) -> Result<(), Leak> {
-        output_leak(place, self.scan_where(bytes, |_| true))
-    }
-
-    /// Checks output bytes.
+    /// Checks output bytes that may carry input (a header's public fields,
+    /// a structure that re-encodes what was decoded): tainted windows are
+    /// not leaks here.
     pub fn check_bytes(&self, place: &str, bytes: &[u8]) -> Result<(), Leak> {
-        output_leak(place, self.scan(bytes))
+        output_leak(place, self.scan(bytes, false))
+    }
+
+    /// Checks bytes that an AEAD produced in this run under a key the
+    /// library derived, from a nonce or salt the input does not fix
+    /// together with the plaintext: a message's body and tag, a sealed
+    /// state. No window of them can be an echo (the fuzzer would have to
+    /// choose a plaintext equal to a secret xor a key stream that depends
+    /// on what it chose), so every registered window counts, tainted ones
+    /// included: a key the fuzzer supplied must not show in its own
+    /// ciphertext.
+    pub fn check_sealed(&self, place: &str, bytes: &[u8]) -> Result<(), Leak> {
+        output_leak(place, self.scan(bytes, true))
     }
 
     /// Checks text in every encoding a secret could take in it (see the
@@ -407,11 +373,11 @@ impl LeakScanner {
             secret: secret.to_owned(),
             at,
         };
-        if let Some((offset, secret)) = self.scan_raw_text(text.as_bytes()) {
+        if let Some((offset, secret)) = self.scan(text.as_bytes(), false) {
             return Err(leak(secret, format!("raw text at byte {offset}")));
         }
         for (start, bytes) in hex_runs(text) {
-            if let Some((offset, secret)) = self.scan(&bytes) {
+            if let Some((offset, secret)) = self.scan(&bytes, false) {
                 return Err(leak(
                     secret,
                     format!("hex digits at text byte {start} (+{offset} decoded)"),
@@ -423,7 +389,7 @@ impl LeakScanner {
             return Ok(());
         }
         for (start, bytes) in number_runs(text) {
-            if let Some((offset, secret)) = self.scan(&bytes) {
+            if let Some((offset, secret)) = self.scan(&bytes, false) {
                 return Err(leak(
                     secret,
                     format!("list of numbers at text byte {start} (element {offset})"),

@@ -27,7 +27,7 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
             2 => patched(&parties.initial_without_opk, rest),
             _ => rest.to_vec(),
         };
-        run.scanner.allow(&bytes);
+        run.scanner.supplied(&bytes);
         let mut store = parties.store.clone();
         if mode == 3 {
             store.remove_one_time_prekey(100);

@@ -10,60 +10,90 @@
 //! state opened with the fixture's storage key. 4: patches applied to the
 //! sealed state of the fixture's Bob.
 
-use sealwire::hazmat::KeyPair;
+use core::ops::Range;
+
 use sealwire::{ErrorClass, STATE_VERSION, Session};
 
 use zeroize::Zeroizing;
 
 use super::decrypt::decrypt;
 use super::fixture::{self, FixtureRng};
+#[cfg(doc)]
 use super::leak::LeakScanner;
 use super::{Outcome, Run, Target, patched};
 
-/// Registers as public (see [`LeakScanner::allow`]) the public fields of
-/// a plain state: AD, counters, the sending ratchet public key (derived
-/// from DHs), the receiving ratchet key, the earlier
-/// ratchet keys and the skipped keys' ratchet keys and numbers. Stops
-/// quietly at the first field that does not parse.
-fn allow_public_fields(scanner: &mut LeakScanner, state: &[u8]) {
+/// The byte ranges of a plain state's secret keys that do not show in its
+/// rendering by right: RK, CKs, CKr and every skipped message key (DHs
+/// is left out: `Debug` prints its public half). None when the state does
+/// not parse this far.
+fn secret_fields(state: &[u8]) -> Option<Vec<Range<usize>>> {
     let mut at = 0usize;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let field = state.get(at..at + n)?;
+    let mut take = |n: usize| -> Option<Range<usize>> {
+        let range = at..at + n;
+        state.get(range.clone())?;
         at += n;
-        Some(field)
+        Some(range)
     };
-    let mut walk = || -> Option<()> {
-        take(1)?; // version
-        scanner.allow(take(64)?); // AD
-        take(32)?; // RK
-        // DHs private: its public half is public (Debug prints it), and a
-        // state may carry secrets equal to it (an input can set RK to it).
-        let dhs = Zeroizing::new(<[u8; 32]>::try_from(take(32)?).ok()?);
-        scanner.allow(KeyPair::from_secret_bytes(*dhs).public().as_bytes());
-        take(32)?; // CKs
-        scanner.allow(take(8)?); // Ns, PN
-        // A flag other than 0 or 1 ends the walk: what follows would be
-        // read out of place (a secret taken for a public field).
-        let flag = |byte: &[u8]| matches!(byte[0], 0 | 1).then_some(byte[0] == 1);
-        if flag(take(1)?)? {
-            scanner.allow(take(32)?); // DHr
-        }
-        if flag(take(1)?)? {
-            take(32)?; // CKr
-        }
-        scanner.allow(take(4)?); // Nr
-        let previous = take(1)?[0];
-        for _ in 0..previous {
-            scanner.allow(take(32)?);
-        }
-        let count = u16::from_be_bytes(take(2)?.try_into().ok()?);
-        for _ in 0..count {
-            scanner.allow(take(36)?); // ratchet key and N
-            take(32)?; // MK
-        }
-        Some(())
+    let mut secrets = Vec::new();
+    take(1 + 64)?; // version, AD
+    secrets.push(take(32)?); // RK
+    take(32)?; // DHs
+    secrets.push(take(32)?); // CKs
+    take(8)?; // Ns, PN
+    let flag = |range: Range<usize>| match state[range.start] {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
     };
-    let _ = walk();
+    if flag(take(1)?)? {
+        take(32)?; // DHr
+    }
+    if flag(take(1)?)? {
+        secrets.push(take(32)?); // CKr
+    }
+    take(4)?; // Nr
+    let previous = state[take(1)?.start];
+    take(32 * usize::from(previous))?;
+    let count = take(2)?;
+    let count = u16::from_be_bytes([state[count.start], state[count.start + 1]]);
+    for _ in 0..count {
+        take(36)?; // ratchet key and N
+        secrets.push(take(32)?); // MK
+    }
+    Some(secrets)
+}
+
+/// The rendering of a session may not depend on its secret keys: `{:?}`
+/// and `{:#?}` of `session` equal those of the same state with every
+/// secret key byte changed. A differential check, for the keys the fuzzer
+/// supplied (which the window scan leaves to ciphertexts, see
+/// [`LeakScanner::supplied`]); it also catches a fingerprint shorter than
+/// the scan's 8-byte window.
+fn rendering_ignores_secrets(run: &mut Run, session: &Session) -> Outcome {
+    let state = session.to_bytes();
+    let Some(fields) = secret_fields(&state) else {
+        return Err(run.broken("an accepted session's state does not parse"));
+    };
+    let mut twin = Zeroizing::new(state.to_vec());
+    for field in fields {
+        for byte in &mut twin[field] {
+            *byte ^= 0xa5;
+        }
+    }
+    let twin = match Session::from_bytes(&twin) {
+        Ok(twin) => twin,
+        Err(e) => {
+            return Err(run.broken(format!(
+                "a state accepted with some key bytes is rejected with others: {e}"
+            )));
+        }
+    };
+    run.ensure(format!("{session:?}") == format!("{twin:?}"), || {
+        "Debug of a Session depends on its secret keys".into()
+    })?;
+    run.ensure(format!("{session:#?}") == format!("{twin:#?}"), || {
+        "{:#?} of a Session depends on its secret keys".into()
+    })
 }
 
 /// Runs the oracle on `data`.
@@ -73,7 +103,8 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
         let Some((&mode, rest)) = data.split_first() else {
             return Ok(());
         };
-        run.scanner.input_has_secrets(rest);
+        // The input's keys are tainted: see `LeakScanner::supplied`.
+        run.scanner.supplied(rest);
         let key = parties.storage_key();
         let restored = match mode % 5 {
             mode @ 0..=2 => {
@@ -83,7 +114,15 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
                     1 => patched(&parties.bob_with_skipped.to_bytes(), rest),
                     _ => patched(&parties.alice_session.to_bytes(), rest),
                 });
-                allow_public_fields(&mut run.scanner, &state);
+                match mode {
+                    1 => run
+                        .scanner
+                        .supplied_patch(&parties.bob_with_skipped.to_bytes(), &state),
+                    2 => run
+                        .scanner
+                        .supplied_patch(&parties.alice_session.to_bytes(), &state),
+                    _ => {}
+                }
                 match Session::from_bytes(&state) {
                     Ok(session) => {
                         run.ensure(*session.to_bytes() == *state, || {
@@ -105,20 +144,19 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
                     let sealed = parties
                         .bob_with_skipped
                         .seal_state_with_rng(&key, &mut salt_rng);
-                    patched(&sealed, rest)
+                    let patched = patched(&sealed, rest);
+                    run.scanner.supplied_patch(&sealed, &patched);
+                    patched
                 };
-                run.scanner.allow(&sealed);
                 match Session::open_state(&key, &sealed) {
-                    Ok(session) => {
-                        allow_public_fields(&mut run.scanner, &session.to_bytes());
-                        session
-                    }
+                    Ok(session) => session,
                     Err(e) => return run.error("Session::open_state", &e, &[ErrorClass::State]),
                 }
             }
         };
         fixture::register_session(&mut run.scanner, "restored session", &restored);
         run.scanner.check_debug("Debug of Session", &restored)?;
+        rendering_ignores_secrets(run, &restored)?;
         exercise(run, restored)
     })
 }
@@ -135,10 +173,14 @@ fn exercise(run: &mut Run, mut session: Session) -> Outcome {
             run.ensure(message.len() == pt.len() + sealwire::OVERHEAD, || {
                 "a ratchet message of the wrong length".into()
             })?;
-            // The header is public (DHs, PN, N); the fuzzer chose this
-            // session's secrets and can make one equal to its counters.
-            run.scanner.allow(&message[..sealwire::HEADER_LEN]);
-            run.scanner.check_bytes("message", &message)?;
+            // The header carries the state's public fields (DHs's public
+            // half, PN, N), which the fuzzer can copy into a key it chose;
+            // the body and tag are sealed under a key derived from the
+            // state, from the harness's plaintext, and nothing compares
+            // them, so the fuzzer never sees them: every key counts there.
+            let (header, body) = message.split_at(sealwire::HEADER_LEN);
+            run.scanner.check_bytes("message header", header)?;
+            run.scanner.check_sealed("message body", body)?;
         }
         Err(e) => {
             run.ensure(session.to_bytes() == before, || {
@@ -166,7 +208,10 @@ fn exercise(run: &mut Run, mut session: Session) -> Outcome {
     let mut salt_rng = FixtureRng::from_seed(fixture::FIXTURE_SEED + 42);
     let key = parties.storage_key();
     let sealed = session.seal_state_with_rng(&key, &mut salt_rng);
-    run.scanner.check_bytes("sealed state", &sealed)?;
+    // Sealed under the fixture's storage key and a drawn salt; nothing
+    // compares the sealed bytes, so no key the fuzzer chose can be an echo
+    // in them.
+    run.scanner.check_sealed("sealed state", &sealed)?;
     match Session::open_state(&key, &sealed) {
         Ok(reopened) => run.ensure(reopened.to_bytes() == session.to_bytes(), || {
             "a sealed state does not reopen to the same session".into()
@@ -174,5 +219,5 @@ fn exercise(run: &mut Run, mut session: Session) -> Outcome {
         Err(e) => return Err(run.broken(format!("a freshly sealed state does not open: {e}"))),
     }
     run.scanner.check_debug("Debug of Session", &session)?;
-    Ok(())
+    rendering_ignores_secrets(run, &session)
 }

@@ -12,7 +12,7 @@ const WIRE: &[ErrorClass] = &[ErrorClass::Wire];
 pub(crate) fn run(data: &[u8]) -> Outcome {
     Run::new(Target::DecodeWire).execute(|run| {
         // Decoded values echo the input: windows of the input are public.
-        run.scanner.allow(data);
+        run.scanner.supplied(data);
         match Header::decode(data) {
             Ok(header) => {
                 run.ensure(header.encode()[..] == *data, || {
