@@ -138,13 +138,12 @@ pub struct Tolerance {
 /// §2 "Low-order X25519 keys"), `wire` for a non-canonical one (p, p + 1:
 /// §2 "Canonical X25519 keys on the wire").
 pub fn low_order_class(point: &[u8; 32]) -> ErrorClass {
-    // p in little-endian: 0xed, 0xff × 30, 0x7f.
-    let at_least_p =
-        point[31] == 0x7f && point[1..31].iter().all(|&b| b == 0xff) && point[0] >= 0xed;
-    if point[31] & 0x80 != 0 || at_least_p {
-        ErrorClass::Wire
-    } else {
+    // The independent model's canonical-encoding rule, as the white-box
+    // model (sealwire-model) uses it.
+    if sealwire_specmodel::keys::is_canonical_x25519(point) {
         ErrorClass::LowOrderKey
+    } else {
+        ErrorClass::Wire
     }
 }
 

@@ -407,9 +407,16 @@ impl Transport {
     pub fn finish(mut self) -> (Vec<u8>, usize) {
         self.stop();
         // A dead in-process adapter may still be stuck in the library: its
-        // thread is left behind rather than joined.
-        if self.child.is_some() || self.dead.is_none() {
-            for thread in self.threads.drain(..) {
+        // threads get the same grace as a child, and those that do not end
+        // in it are left behind rather than joined.
+        if self.child.is_none() && self.dead.is_some() {
+            let until = Instant::now() + EXIT_GRACE;
+            while Instant::now() < until && !self.threads.iter().all(|t| t.is_finished()) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        for thread in self.threads.drain(..) {
+            if self.child.is_some() || self.dead.is_none() || thread.is_finished() {
                 let _ = thread.join();
             }
         }
@@ -611,7 +618,13 @@ mod tests {
                 Outcome::Ok(serde_json::from_str(&format!("{{\"n\":{n}}}")).expect("json"))
             );
         }
-        let (taken, _) = t.take_stderr();
+        // The log is drained by its own thread: wait for the three lines.
+        let mut taken = Vec::new();
+        let until = Instant::now() + Duration::from_secs(10);
+        while String::from_utf8_lossy(&taken).lines().count() < 3 && Instant::now() < until {
+            taken.extend(t.take_stderr().0);
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(String::from_utf8_lossy(&taken).lines().count(), 3);
         let _ = call(&mut t, "ping");
         let err = call(&mut t, "quit").expect_err("returned");

@@ -212,10 +212,9 @@ pub(crate) const LOW_ORDER_POINTS: [[u8; 32]; 7] = [
 
 /// Whether an X25519 public key is canonically encoded (SPEC.md: bit 255
 /// clear and u < p = 2^255 - 19); a received key that is not is `wire`.
-pub(crate) fn is_canonical(key: &[u8; 32]) -> bool {
-    let at_least_p = key[31] == 0x7f && key[1..31].iter().all(|&b| b == 0xff) && key[0] >= 0xed;
-    key[31] & 0x80 == 0 && !at_least_p
-}
+/// The independent model's rule (`sealwire-specmodel`), shared with the
+/// black-box model.
+pub(crate) use sealwire_specmodel::keys::is_canonical_x25519 as is_canonical;
 
 /// The error class of a low-order key on the wire: non-canonical encodings
 /// are refused while decoding, canonical ones by the DH check.
