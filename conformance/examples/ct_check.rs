@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo run --release -p sealwire-conformance --features planted-flaws --example ct_check
 //! cargo run --release -p sealwire-conformance --features planted-flaws --example ct_check -- --samples 2000000 --repeat 5
+//! # the ring build: seal::open, open_in_place and the Session paths then run ring's AEAD
+//! cargo run --release -p sealwire-conformance --features planted-flaws,ring --example ct_check
 //! ```
 //!
 //! Exit status 0 when every reference check stays below |t| = 5 and (with
@@ -35,6 +37,15 @@ fn main() {
     );
     #[cfg_attr(not(feature = "planted-flaws"), allow(unused_mut))]
     let mut checks = ct::reference_checks(samples, repeat, &mut rng);
+    // Every API that checks an authenticator (a twentieth of the samples:
+    // each call costs microseconds).
+    for (name, t) in ct::measure_tag_paths((samples / 20).max(1000), repeat, &mut rng) {
+        checks.push(ct::Check {
+            name,
+            t,
+            expect_leak: false,
+        });
+    }
     #[cfg(feature = "planted-flaws")]
     {
         let t = sealwire::flaws::with(sealwire::flaws::Flaw::NonConstantTimeCompare, || {
@@ -42,6 +53,18 @@ fn main() {
         });
         checks.push(ct::Check {
             name: "PLANTED early-exit key comparison (must be detected)",
+            t,
+            expect_leak: true,
+        });
+        let (_, mut open_state) = ct::tag_paths()
+            .into_iter()
+            .find(|(name, _)| name.starts_with("Session::open_state, body"))
+            .expect("the open_state path");
+        let t = sealwire::flaws::with(sealwire::flaws::Flaw::SealedStateParsedBeforeVerify, || {
+            ct::measure((samples / 20).max(1000), repeat, &mut rng, &mut open_state)
+        });
+        checks.push(ct::Check {
+            name: "PLANTED sealed state parsed before its tag (must be detected)",
             t,
             expect_leak: true,
         });

@@ -291,6 +291,146 @@ pub fn decryption_failure() -> DecryptionFailure {
     }
 }
 
+/// Any operation on a tampered copy of a genuine byte string: left and
+/// right flip different bytes of it (outside the timed region).
+pub struct TamperedPath {
+    tamper: Tamper,
+    op: Box<dyn FnMut(&mut [u8])>,
+}
+
+impl core::fmt::Debug for TamperedPath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TamperedPath")
+            .field("len", &self.tamper.genuine.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Target for TamperedPath {
+    fn prepare(&mut self, class: bool) {
+        self.tamper.prepare(class);
+    }
+    fn run(&mut self) {
+        (self.op)(black_box(&mut self.tamper.scratch));
+    }
+}
+
+/// A session set up for timing (Alice sent one 64-byte message to Bob).
+fn timing_session() -> (sealwire::Session, Vec<u8>, ChaCha20Rng) {
+    let mut setup = ChaCha20Rng::seed_from_u64(1);
+    let alice = IdentityKeyPair::generate_with_rng(&mut setup);
+    let bob = IdentityKeyPair::generate_with_rng(&mut setup);
+    let spk = SignedPreKey::generate_with_rng(1, &bob, &mut setup);
+    let bundle = PreKeyBundle::new(&bob, &spk, None);
+    let mut store = InMemoryPreKeyStore::new();
+    store.add_signed_prekey(spk);
+    let (mut a, initial) =
+        initiate_with_rng(&alice, &bundle, b"hi", &mut setup).expect("handshake set-up");
+    let (session, _) = respond_with_rng(&bob, &mut store, &initial, &mut setup).expect("respond");
+    let message = a.encrypt(&[0x42; 64]).expect("encrypt");
+    (session, message, setup)
+}
+
+/// Every API that checks an authenticator, each on a genuine input whose
+/// tag is wrong in its first byte (left) or in its last (right): an
+/// early-exit comparison anywhere on the path shows as a difference. The
+/// names say which API; all of them must be constant time.
+pub fn tag_paths() -> Vec<(&'static str, TamperedPath)> {
+    let mk = MessageKey::from_bytes([7; 32]);
+    let ad = [1u8; 64];
+    let mut header = [0u8; 41];
+    header[0] = 1;
+    let sealed = seal::seal(&mk, &ad, &header, &[0x42; 64]).expect("seal");
+    let n = sealed.len();
+    let (session, message, rng) = timing_session();
+    let m = message.len();
+    let mut paths: Vec<(&'static str, TamperedPath)> = Vec::new();
+    {
+        let mk = MessageKey::from_bytes([7; 32]);
+        paths.push((
+            "seal::open (allocating), bad tag first vs last byte",
+            TamperedPath {
+                tamper: Tamper::new(sealed.clone(), n - 16, n - 1),
+                op: Box::new(move |b| drop(black_box(seal::open(&mk, &ad, b)))),
+            },
+        ));
+    }
+    paths.push((
+        "seal::open_in_place, bad tag first vs last byte",
+        TamperedPath {
+            tamper: Tamper::new(sealed, n - 16, n - 1),
+            op: Box::new(move |b| drop(black_box(seal::open_in_place(&mk, &ad, b)))),
+        },
+    ));
+    {
+        let (mut session, mut rng) = (from_copy(&session), rng.clone());
+        paths.push((
+            "Session::decrypt (allocating), bad tag first vs last byte",
+            TamperedPath {
+                tamper: Tamper::new(message.clone(), m - 16, m - 1),
+                op: Box::new(move |b| drop(black_box(session.decrypt_with_rng(b, &mut rng)))),
+            },
+        ));
+    }
+    {
+        let (mut session, mut rng) = (from_copy(&session), rng);
+        paths.push((
+            "Session::decrypt_in_place, bad tag first vs last byte",
+            TamperedPath {
+                tamper: Tamper::new(message, m - 16, m - 1),
+                op: Box::new(move |b| {
+                    drop(black_box(session.decrypt_in_place_with_rng(b, &mut rng)));
+                }),
+            },
+        ));
+    }
+    let key = sealwire::StorageKey::from_bytes([9; 32]);
+    let mut salt_rng = ChaCha20Rng::seed_from_u64(2);
+    let sealed_state = session.seal_state_with_rng(&key, &mut salt_rng);
+    let s = sealed_state.len();
+    let open = move |b: &mut [u8]| drop(black_box(sealwire::Session::open_state(&key, b)));
+    paths.push((
+        "Session::open_state, bad tag first vs last byte",
+        TamperedPath {
+            tamper: Tamper::new(sealed_state.clone(), s - 16, s - 1),
+            op: Box::new(open.clone()),
+        },
+    ));
+    // The body's first byte (the state's version once decrypted) versus the
+    // tag's last: the same tag check either way, unless the path looks at
+    // the unauthenticated plaintext first.
+    paths.push((
+        "Session::open_state, body's first byte vs tag's last byte bad",
+        TamperedPath {
+            tamper: Tamper::new(sealed_state, SEALED_BODY, s - 1),
+            op: Box::new(open),
+        },
+    ));
+    paths
+}
+
+/// Where a sealed state's body starts: after its version byte and 32-byte
+/// salt (SPEC.md §9.2).
+const SEALED_BODY: usize = 1 + 32;
+
+/// A copy of a session through its state bytes (`Session` is not `Clone`).
+fn from_copy(session: &sealwire::Session) -> sealwire::Session {
+    sealwire::Session::from_bytes(&session.to_bytes())
+        .expect("a session restores from its own bytes")
+}
+
+/// dudect over every path of [`tag_paths`]: `(name, median |t|)` each.
+pub fn measure_tag_paths(
+    samples: usize,
+    repeat: usize,
+    rng: &mut ChaCha20Rng,
+) -> Vec<(&'static str, f64)> {
+    tag_paths()
+        .into_iter()
+        .map(|(name, mut path)| (name, measure(samples, repeat, rng, &mut path)))
+        .collect()
+}
+
 /// The reference implementation's checks: key comparison, tag verification
 /// and session decryption failure, each expected constant time.
 pub fn reference_checks(samples: usize, repeat: usize, rng: &mut ChaCha20Rng) -> Vec<Check> {

@@ -29,7 +29,11 @@
 //!    the middle and at the end and a state round trip (`crate::residue`);
 //! 10. `os randomness`: identity keys drawn without an injected generator
 //!     before a fork, in the forked parent and child, and on two threads
-//!     all differ (`crate::osrandom`).
+//!     all differ (`crate::osrandom`);
+//! 11. `constant time, every path`: dudect on every API that checks an
+//!     authenticator (`seal::open`, `open_in_place`, `Session::decrypt`,
+//!     `decrypt_in_place`, `Session::open_state`), tag wrong in its first
+//!     versus its last byte (`crate::ct::tag_paths`).
 //!
 //! With no flaw every check must pass (the baseline); otherwise the zoo is
 //! void and says so.
@@ -185,7 +189,7 @@ impl Zoo {
 
     fn first_failing_check(&self, baseline: bool) -> Option<(&'static str, String)> {
         type Check<'a> = (&'static str, Box<dyn Fn() -> Option<String> + 'a>);
-        let checks: [Check<'_>; 10] = [
+        let checks: [Check<'_>; 11] = [
             ("vectors", Box::new(|| self.vectors_check())),
             ("fuzz oracles", Box::new(|| self.oracles_check())),
             ("properties", Box::new(|| self.properties_check())),
@@ -196,6 +200,10 @@ impl Zoo {
             ("size classes", Box::new(crate::sizes::check)),
             ("store residue", Box::new(crate::residue::check)),
             ("os randomness", Box::new(crate::osrandom::check)),
+            (
+                "constant time, every path",
+                Box::new(|| self.ct_paths_check(baseline)),
+            ),
         ];
         for (name, check) in checks {
             // A planted flaw may make the implementation panic: that is a
@@ -287,6 +295,21 @@ impl Zoo {
             &mut ct::key_comparison(),
         );
         (t >= ct::THRESHOLD).then(|| format!("secret key comparison: |t| = {t:.1}"))
+    }
+}
+
+impl Zoo {
+    /// dudect over every authenticator-checking path, a twentieth of the
+    /// key comparison's samples each (every path costs microseconds, not
+    /// nanoseconds); the first path at or above the threshold.
+    fn ct_paths_check(&self, baseline: bool) -> Option<String> {
+        let mut rng = ChaCha20Rng::seed_from_u64(0x5ea2);
+        let repeat = if baseline { 3 } else { 1 };
+        let samples = (self.options.ct_samples / 20).max(1000);
+        ct::measure_tag_paths(samples, repeat, &mut rng)
+            .into_iter()
+            .find(|&(_, t)| t >= ct::THRESHOLD)
+            .map(|(name, t)| format!("{name}: |t| = {t:.1}"))
     }
 }
 
@@ -487,7 +510,8 @@ pub(crate) fn cli(args: crate::command::ZooArgs) -> Result<std::process::ExitCod
     eprintln!(
         "zoo: {} flaws; per flaw {tests} vector tests, {seeds} fuzz seeds, a property run, a \
          dudect measurement, the specmodel, debug-differential, size-class, store-residue and \
-         os-randomness checks, until one check fails",
+         os-randomness checks and dudect on every authenticator-checking path, until one check \
+         fails",
         list.len()
     );
     // A planted flaw may panic inside a check; the zoo records it, so keep

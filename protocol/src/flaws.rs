@@ -87,6 +87,13 @@ pub enum Flaw {
     /// ChaCha20 stream seeded once from the operating system (a "faster"
     /// generator): a forked child repeats its parent's keys.
     OsRngSeededOnce,
+    /// `Session::open_state` parses the decrypted state before it checks
+    /// the tag (to "fail fast" on a corrupt backup) and reports a parse
+    /// failure as `AuthenticationFailed` too. Every verdict and error is
+    /// right; only the time taken tells whether the unauthenticated
+    /// plaintext parses: an oracle on the state's contents through bit
+    /// flips, on a path the message dudect checks never time.
+    SealedStateParsedBeforeVerify,
 }
 
 /// The plaintext length above which [`Flaw::LargeTamperAdvances`] acts.
@@ -97,7 +104,7 @@ pub const MAGIC: [u8; 4] = *b"\x7fSW!";
 
 impl Flaw {
     /// Every planted flaw, in a fixed order.
-    pub const ALL: [Flaw; 27] = [
+    pub const ALL: [Flaw; 28] = [
         Self::MessageKeyReuse,
         Self::ConstantNonce,
         Self::ReleaseBeforeVerify,
@@ -125,6 +132,7 @@ impl Flaw {
         Self::LargeTamperAdvances,
         Self::LargeStateScratch,
         Self::OsRngSeededOnce,
+        Self::SealedStateParsedBeforeVerify,
     ];
 
     /// A stable snake_case name.
@@ -157,6 +165,7 @@ impl Flaw {
             Self::LargeTamperAdvances => "large_tamper_advances",
             Self::LargeStateScratch => "large_state_scratch",
             Self::OsRngSeededOnce => "os_rng_seeded_once",
+            Self::SealedStateParsedBeforeVerify => "sealed_state_parsed_before_verify",
         }
     }
 
@@ -236,6 +245,27 @@ pub(crate) fn keep_sending_chain(plaintext: &[u8]) -> bool {
 pub(crate) fn commit_on_failure(message_len: usize) -> bool {
     is(Flaw::AdvanceOnFailure)
         || (is(Flaw::LargeTamperAdvances) && message_len > LARGE + crate::OVERHEAD)
+}
+
+/// Whether `Session::open_state` rejects a sealed state before checking
+/// its tag under [`Flaw::SealedStateParsedBeforeVerify`]: the key stream
+/// applied to the sealed body gives its (unauthenticated) plaintext, and a
+/// state that does not parse is rejected at once. False (go on to the real
+/// check) when the flaw is off or the plaintext parses.
+pub(crate) fn early_reject_sealed_state(
+    cipher: &chacha20poly1305::ChaCha20Poly1305,
+    nonce: &chacha20poly1305::Nonce,
+    aad: &[u8],
+    body: &[u8],
+) -> bool {
+    use chacha20poly1305::AeadInOut;
+    use chacha20poly1305::aead::inout::InOutBuf;
+    if !is(Flaw::SealedStateParsedBeforeVerify) {
+        return false;
+    }
+    let mut scratch = zeroize::Zeroizing::new(body.to_vec());
+    let _ = cipher.encrypt_inout_detached(nonce, aad, InOutBuf::from(&mut scratch[..]));
+    crate::Session::from_bytes(&scratch).is_err()
 }
 
 /// Whether `Session::to_bytes` takes [`Flaw::LargeStateScratch`]'s path

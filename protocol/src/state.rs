@@ -255,10 +255,15 @@ impl Session {
         let mut state = Zeroizing::new(body.to_vec());
         let (key, nonce) = state_keys(&storage_key.0, &salt);
         let cipher = ChaCha20Poly1305::new(&Key::from(*key));
+        let aad = &sealed[..1 + SALT_LEN];
+        #[cfg(feature = "planted-flaws")]
+        if crate::flaws::early_reject_sealed_state(&cipher, &Nonce::from(nonce), aad, body) {
+            return Err(StateError::AuthenticationFailed.into());
+        }
         cipher
             .decrypt_inout_detached(
                 &Nonce::from(nonce),
-                &sealed[..1 + SALT_LEN],
+                aad,
                 InOutBuf::from(&mut state[..]),
                 &tag,
             )

@@ -27,7 +27,10 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
         run.scanner.supplied(&bytes);
         let bundle = match PreKeyBundle::from_bytes(&bytes) {
             Ok(bundle) => bundle,
-            Err(e) => return run.error("PreKeyBundle::from_bytes", &e, &[ErrorClass::Wire]),
+            Err(e) => {
+                run.spec_bundle("PreKeyBundle::from_bytes", &bytes, Err(&e))?;
+                return run.error("PreKeyBundle::from_bytes", &e, &[ErrorClass::Wire]);
+            }
         };
         run.ensure(bundle.to_bytes() == bytes, || {
             "PreKeyBundle: decode then encode changed the bytes".into()
@@ -38,6 +41,7 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
             Ok(identity) => identity,
             Err(e) => {
                 run.ensure(!genuine, || format!("the fixture's own bundle fails: {e}"))?;
+                run.spec_bundle("PreKeyBundle::verify", &bytes, Err(&e))?;
                 return run.error(
                     "PreKeyBundle::verify",
                     &e,
@@ -45,6 +49,7 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
                 );
             }
         };
+        run.spec_bundle("PreKeyBundle::verify", &bytes, Ok(()))?;
         run.ensure(identity.as_bytes() == bundle.identity_key(), || {
             "verify returned another identity key than the bundle's".into()
         })?;

@@ -180,10 +180,18 @@ pub fn run_schedule(ops: &[Op]) -> Outcome {
                     fixture::register_session(&mut run.scanner, "sender", &party.session);
                     let pt = fixture::plaintext(1000 + sent.len() as u64, usize::from(len));
                     run.scanner.add_plaintext("plaintext", &pt);
+                    let before = party.session.to_bytes();
                     let message = party
                         .session
                         .encrypt(&pt)
                         .map_err(|e| run.broken(format!("op {index}: encrypt failed: {e}")))?;
+                    run.spec_sent(
+                        &format!("op {index}: encrypt"),
+                        &before,
+                        &pt,
+                        &message,
+                        &party.session.to_bytes(),
+                    )?;
                     flights.push(Flight {
                         to_bob: !from_bob,
                         bytes: message.clone(),
@@ -324,6 +332,16 @@ fn deliver(
     let key = ratchet_key(&flight.bytes);
     let result = decrypt(&mut party.session, &flight.bytes, in_place, &mut party.rng);
     let accepted = result.is_ok();
+    let what = format!("op {index}: decrypt");
+    match &result {
+        Ok(plaintext) => run.spec_received(
+            &what,
+            &before,
+            &flight.bytes,
+            Ok((plaintext, &party.session.to_bytes())),
+        )?,
+        Err((e, _)) => run.spec_received(&what, &before, &flight.bytes, Err(e))?,
+    }
     match (flight.id, result) {
         (Some(id), Ok(plaintext)) => {
             run.ensure(sent[id].delivered == 0, || {

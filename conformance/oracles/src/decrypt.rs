@@ -92,6 +92,7 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
                 // Exactly once: the same message again is a duplicate and
                 // changes nothing.
                 let after = session.to_bytes();
+                run.spec_received("decrypt", &before, &message, Ok((&plaintext, &after)))?;
                 match decrypt(&mut session, &message, in_place, &mut rng) {
                     Ok(_) => return Err(run.broken("a message decrypted twice")),
                     Err((e, untouched)) => {
@@ -113,6 +114,7 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
                 run.ensure(untouched, || {
                     format!("the in-place buffer changed on a rejected message ({e})")
                 })?;
+                run.spec_received("decrypt", &before, &message, Err(&e))?;
                 run.error(
                     "decrypt",
                     &e,

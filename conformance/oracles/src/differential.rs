@@ -255,6 +255,7 @@ fn encrypt_paths_agree(run: &mut Run, i: usize, session: &mut Session, pt: &[u8]
         format!("send {i}: encrypt_in_place differs from encrypt")
     })?;
     let after = session.to_bytes();
+    run.spec_sent(&format!("send {i}: encrypt"), &state, pt, &message, &after)?;
     run.ensure(
         by_into.to_bytes() == after && by_in_place.to_bytes() == after,
         || format!("send {i}: the three encrypt paths leave different states"),

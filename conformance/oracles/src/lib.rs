@@ -19,6 +19,10 @@
 //! | `state_restore` | `state`: restoring state from arbitrary bytes; accepted state re-serializes identically |
 //! | `differential_seal` | `differential`: the seal paths agree with each other and with a plain recomputation |
 //!
+//! The oracles that send, receive, verify, open or seal also check each
+//! such value against the independent model of SPEC.md
+//! (`sealwire-specmodel`, module `spec`).
+//!
 //! Every oracle also runs the leak oracle ([`LeakScanner`]) over everything it
 //! produced, and — when the scanning allocator is installed and enabled —
 //! the freed-memory check ([`freed`]).
@@ -44,6 +48,7 @@ pub mod freed;
 mod leak;
 mod respond;
 pub mod seeds;
+mod spec;
 mod state;
 mod target;
 mod wire;

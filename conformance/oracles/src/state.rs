@@ -149,7 +149,16 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
                     patched
                 };
                 match Session::open_state(&key, &sealed) {
-                    Ok(session) => session,
+                    Ok(session) => {
+                        let state = session.to_bytes();
+                        run.spec_opened(
+                            "Session::open_state",
+                            &parties.storage_key,
+                            &sealed,
+                            &state,
+                        )?;
+                        session
+                    }
                     Err(e) => return run.error("Session::open_state", &e, &[ErrorClass::State]),
                 }
             }
@@ -181,6 +190,7 @@ fn exercise(run: &mut Run, mut session: Session) -> Outcome {
             let (header, body) = message.split_at(sealwire::HEADER_LEN);
             run.scanner.check_bytes("message header", header)?;
             run.scanner.check_sealed("message body", body)?;
+            run.spec_sent("encrypt", &before, &pt, &message, &session.to_bytes())?;
         }
         Err(e) => {
             run.ensure(session.to_bytes() == before, || {
@@ -195,8 +205,14 @@ fn exercise(run: &mut Run, mut session: Session) -> Outcome {
     for (message, _) in parties.to_bob.iter().chain(&parties.to_alice) {
         let before = session.to_bytes();
         match decrypt(&mut session, message, false, &mut rng) {
-            Ok(_) => fixture::register_session(&mut run.scanner, "restored session", &session),
+            Ok(plaintext) => {
+                let plaintext = Zeroizing::new(plaintext);
+                let after = session.to_bytes();
+                run.spec_received("decrypt", &before, message, Ok((&plaintext, &after)))?;
+                fixture::register_session(&mut run.scanner, "restored session", &session);
+            }
             Err((e, _)) => {
+                run.spec_received("decrypt", &before, message, Err(&e))?;
                 run.ensure(session.to_bytes() == before, || {
                     format!("a rejected message changed the restored session ({e})")
                 })?;
@@ -212,6 +228,12 @@ fn exercise(run: &mut Run, mut session: Session) -> Outcome {
     // compares the sealed bytes, so no key the fuzzer chose can be an echo
     // in them.
     run.scanner.check_sealed("sealed state", &sealed)?;
+    run.spec_sealed(
+        "seal_state",
+        &parties.storage_key,
+        &session.to_bytes(),
+        &sealed,
+    )?;
     match Session::open_state(&key, &sealed) {
         Ok(reopened) => run.ensure(reopened.to_bytes() == session.to_bytes(), || {
             "a sealed state does not reopen to the same session".into()

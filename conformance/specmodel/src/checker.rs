@@ -46,6 +46,39 @@ pub enum Verdict {
     Unusable(ModelError),
 }
 
+/// A verdict in words (it carries no secret bytes).
+impl core::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Verdict::Agrees => f.write_str("the independent spec model agrees"),
+            Verdict::Differs {
+                output,
+                first_difference,
+            } => write!(
+                f,
+                "the independent spec model computes another {output} (first difference at \
+                 byte {first_difference})"
+            ),
+            Verdict::ModelRejects(e) => write!(f, "the independent spec model rejects it ({e})"),
+            Verdict::ModelAccepts => f.write_str("the independent spec model accepts it"),
+            Verdict::ClassDiffers {
+                model,
+                implementation,
+            } => write!(
+                f,
+                "the class is `{}`, the independent spec model's is `{}`",
+                implementation.name(),
+                model.name()
+            ),
+            Verdict::Unusable(e) => write!(
+                f,
+                "the independent spec model cannot restore the exported state before the step \
+                 ({e})"
+            ),
+        }
+    }
+}
+
 impl Verdict {
     /// True for [`Verdict::Agrees`] only.
     pub const fn agrees(&self) -> bool {

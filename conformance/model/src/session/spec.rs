@@ -74,36 +74,8 @@ impl World<'_, '_> {
             self.coverage.spec_checks += 1;
             return Ok(());
         }
-        Err(self.driver.violation(
-            Property::SpecModel,
-            format!("{}: {}", what(), describe(verdict)),
-        ))
-    }
-}
-
-/// A disagreement in words (a verdict carries no secret bytes).
-pub(crate) fn describe(verdict: &Verdict) -> String {
-    match verdict {
-        Verdict::Agrees => "the independent spec model agrees".into(),
-        Verdict::Differs {
-            output,
-            first_difference,
-        } => format!(
-            "the independent spec model computes another {output} (first difference at byte \
-             {first_difference})"
-        ),
-        Verdict::ModelRejects(e) => format!("the independent spec model rejects it ({e})"),
-        Verdict::ModelAccepts => "the independent spec model accepts it".into(),
-        Verdict::ClassDiffers {
-            model,
-            implementation,
-        } => format!(
-            "the class is `{}`, the independent spec model's is `{}`",
-            implementation.name(),
-            model.name()
-        ),
-        Verdict::Unusable(e) => format!(
-            "the independent spec model cannot restore the exported state before the step ({e})"
-        ),
+        Err(self
+            .driver
+            .violation(Property::SpecModel, format!("{}: {verdict}", what())))
     }
 }
