@@ -291,11 +291,14 @@ pub fn decryption_failure() -> DecryptionFailure {
     }
 }
 
+/// The timed operation of a [`TamperedPath`].
+type PathOp = Box<dyn FnMut(&mut [u8])>;
+
 /// Any operation on a tampered copy of a genuine byte string: left and
 /// right flip different bytes of it (outside the timed region).
 pub struct TamperedPath {
     tamper: Tamper,
-    op: Box<dyn FnMut(&mut [u8])>,
+    op: PathOp,
 }
 
 impl core::fmt::Debug for TamperedPath {

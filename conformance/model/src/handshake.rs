@@ -430,13 +430,7 @@ fn spec_bundle(
     if checked.agrees() {
         return Ok(());
     }
-    Err(driver.violation(
-        Property::SpecModel,
-        format!(
-            "bundle_verify: {}",
-            crate::session::describe_spec_verdict(&checked)
-        ),
-    ))
+    Err(driver.violation(Property::SpecModel, format!("bundle_verify: {checked}")))
 }
 
 fn expect_rejection(

@@ -8,7 +8,6 @@ mod spec;
 
 use attacker::Copy;
 pub use coverage::{Coverage, Tolerance};
-pub(crate) use spec::describe as describe_spec_verdict;
 
 use core::fmt;
 use std::collections::{HashMap, HashSet};
