@@ -235,17 +235,24 @@ impl Target for TagVerification {
 
 /// Tag verification of the sealing core: bad first versus last tag byte.
 pub fn tag_verification() -> TagVerification {
-    let mk = MessageKey::from_bytes([7; 32]);
-    let ad = [1u8; 64];
-    let mut header = [0u8; 41];
-    header[0] = 1;
-    let sealed = seal::seal(&mk, &ad, &header, &[0x42; 64]).expect("seal");
+    let (mk, ad, sealed) = timing_sealed();
     let n = sealed.len();
     TagVerification {
         mk,
         ad,
         tamper: Tamper::new(sealed, n - 16, n - 1),
     }
+}
+
+/// The sealing core's input for timing: a fixed message key and AD, and
+/// 64 bytes sealed under them.
+fn timing_sealed() -> (MessageKey, [u8; 64], Vec<u8>) {
+    let mk = MessageKey::from_bytes([7; 32]);
+    let ad = [1u8; 64];
+    let mut header = [0u8; 41];
+    header[0] = 1;
+    let sealed = seal::seal(&mk, &ad, &header, &[0x42; 64]).expect("seal");
+    (mk, ad, sealed)
 }
 
 /// A session rejecting a message tampered in its first ciphertext byte
@@ -272,21 +279,11 @@ impl Target for DecryptionFailure {
 
 /// A session rejecting a tampered message: ciphertext versus tag tampered.
 pub fn decryption_failure() -> DecryptionFailure {
-    let mut setup = ChaCha20Rng::seed_from_u64(1);
-    let alice = IdentityKeyPair::generate_with_rng(&mut setup);
-    let bob = IdentityKeyPair::generate_with_rng(&mut setup);
-    let spk = SignedPreKey::generate_with_rng(1, &bob, &mut setup);
-    let bundle = PreKeyBundle::new(&bob, &spk, None);
-    let mut store = InMemoryPreKeyStore::new();
-    store.add_signed_prekey(spk);
-    let (mut a, initial) =
-        initiate_with_rng(&alice, &bundle, b"hi", &mut setup).expect("handshake set-up");
-    let (session, _) = respond_with_rng(&bob, &mut store, &initial, &mut setup).expect("respond");
-    let message = a.encrypt(&[0x42; 64]).expect("encrypt");
+    let (session, message, rng) = timing_session();
     let n = message.len();
     DecryptionFailure {
         session,
-        rng: setup,
+        rng,
         tamper: Tamper::new(message, 41, n - 1),
     }
 }
@@ -339,17 +336,13 @@ fn timing_session() -> (sealwire::Session, Vec<u8>, ChaCha20Rng) {
 /// early-exit comparison anywhere on the path shows as a difference. The
 /// names say which API; all of them must be constant time.
 pub fn tag_paths() -> Vec<(&'static str, TamperedPath)> {
-    let mk = MessageKey::from_bytes([7; 32]);
-    let ad = [1u8; 64];
-    let mut header = [0u8; 41];
-    header[0] = 1;
-    let sealed = seal::seal(&mk, &ad, &header, &[0x42; 64]).expect("seal");
+    let (mk, ad, sealed) = timing_sealed();
     let n = sealed.len();
     let (session, message, rng) = timing_session();
     let m = message.len();
     let mut paths: Vec<(&'static str, TamperedPath)> = Vec::new();
     {
-        let mk = MessageKey::from_bytes([7; 32]);
+        let (mk, _, _) = timing_sealed();
         paths.push((
             "seal::open (allocating), bad tag first vs last byte",
             TamperedPath {
