@@ -37,9 +37,8 @@ fn main() {
     );
     #[cfg_attr(not(feature = "planted-flaws"), allow(unused_mut))]
     let mut checks = ct::reference_checks(samples, repeat, &mut rng);
-    // Every API that checks an authenticator (a twentieth of the samples:
-    // each call costs microseconds).
-    for (name, t) in ct::measure_tag_paths((samples / 20).max(1000), repeat, &mut rng) {
+    // Every API that checks an authenticator.
+    for (name, t) in ct::measure_tag_paths(ct::path_samples(samples), repeat, &mut rng) {
         checks.push(ct::Check {
             name,
             t,
@@ -61,7 +60,7 @@ fn main() {
             .find(|(name, _)| name.starts_with("Session::open_state, body"))
             .expect("the open_state path");
         let t = sealwire::flaws::with(sealwire::flaws::Flaw::SealedStateParsedBeforeVerify, || {
-            ct::measure((samples / 20).max(1000), repeat, &mut rng, &mut open_state)
+            ct::measure(ct::path_samples(samples), repeat, &mut rng, &mut open_state)
         });
         checks.push(ct::Check {
             name: "PLANTED sealed state parsed before its tag (must be detected)",

@@ -415,6 +415,13 @@ fn from_copy(session: &sealwire::Session) -> sealwire::Session {
         .expect("a session restores from its own bytes")
 }
 
+/// Samples per authenticator path for a run of `samples` key-comparison
+/// samples: a twentieth (each call costs microseconds, not nanoseconds),
+/// at least 1,000.
+pub fn path_samples(samples: usize) -> usize {
+    (samples / 20).max(1000)
+}
+
 /// dudect over every path of [`tag_paths`]: `(name, median |t|)` each.
 pub fn measure_tag_paths(
     samples: usize,

@@ -296,17 +296,14 @@ impl Zoo {
         );
         (t >= ct::THRESHOLD).then(|| format!("secret key comparison: |t| = {t:.1}"))
     }
-}
 
-impl Zoo {
-    /// dudect over every authenticator-checking path, a twentieth of the
-    /// key comparison's samples each (every path costs microseconds, not
-    /// nanoseconds); the first path at or above the threshold.
+    /// dudect over every authenticator-checking path (`ct::path_samples`
+    /// of the key comparison's samples each); the first path at or above
+    /// the threshold.
     fn ct_paths_check(&self, baseline: bool) -> Option<String> {
         let mut rng = ChaCha20Rng::seed_from_u64(0x5ea2);
         let repeat = if baseline { 3 } else { 1 };
-        let samples = (self.options.ct_samples / 20).max(1000);
-        ct::measure_tag_paths(samples, repeat, &mut rng)
+        ct::measure_tag_paths(ct::path_samples(self.options.ct_samples), repeat, &mut rng)
             .into_iter()
             .find(|&(_, t)| t >= ct::THRESHOLD)
             .map(|(name, t)| format!("{name}: |t| = {t:.1}"))

@@ -10,8 +10,6 @@
 //! state opened with the fixture's storage key. 4: patches applied to the
 //! sealed state of the fixture's Bob.
 
-use core::ops::Range;
-
 use sealwire::{ErrorClass, STATE_VERSION, Session};
 
 use zeroize::Zeroizing;
@@ -20,48 +18,7 @@ use super::decrypt::decrypt;
 use super::fixture::{self, FixtureRng};
 #[cfg(doc)]
 use super::leak::LeakScanner;
-use super::{Outcome, Run, Target, patched};
-
-/// The byte ranges of a plain state's secret keys that do not show in its
-/// rendering by right: RK, CKs, CKr and every skipped message key (DHs
-/// is left out: `Debug` prints its public half). None when the state does
-/// not parse this far.
-fn secret_fields(state: &[u8]) -> Option<Vec<Range<usize>>> {
-    let mut at = 0usize;
-    let mut take = |n: usize| -> Option<Range<usize>> {
-        let range = at..at + n;
-        state.get(range.clone())?;
-        at += n;
-        Some(range)
-    };
-    let mut secrets = Vec::new();
-    take(1 + 64)?; // version, AD
-    secrets.push(take(32)?); // RK
-    take(32)?; // DHs
-    secrets.push(take(32)?); // CKs
-    take(8)?; // Ns, PN
-    let flag = |range: Range<usize>| match state[range.start] {
-        0 => Some(false),
-        1 => Some(true),
-        _ => None,
-    };
-    if flag(take(1)?)? {
-        take(32)?; // DHr
-    }
-    if flag(take(1)?)? {
-        secrets.push(take(32)?); // CKr
-    }
-    take(4)?; // Nr
-    let previous = state[take(1)?.start];
-    take(32 * usize::from(previous))?;
-    let count = take(2)?;
-    let count = u16::from_be_bytes([state[count.start], state[count.start + 1]]);
-    for _ in 0..count {
-        take(36)?; // ratchet key and N
-        secrets.push(take(32)?); // MK
-    }
-    Some(secrets)
-}
+use super::{Outcome, Run, Target, freed, patched};
 
 /// The rendering of a session may not depend on its secret keys: `{:?}`
 /// and `{:#?}` of `session` equal those of the same state with every
@@ -71,15 +28,15 @@ fn secret_fields(state: &[u8]) -> Option<Vec<Range<usize>>> {
 /// the scan's 8-byte window.
 fn rendering_ignores_secrets(run: &mut Run, session: &Session) -> Outcome {
     let state = session.to_bytes();
-    let Some(fields) = secret_fields(&state) else {
-        return Err(run.broken("an accepted session's state does not parse"));
-    };
-    let mut twin = Zeroizing::new(state.to_vec());
-    for field in fields {
-        for byte in &mut twin[field] {
-            *byte ^= 0xa5;
+    // The model's decoder and encoder keep keys in plain buffers: paused.
+    let twin = match freed::paused(|| sealwire_specmodel::state::with_other_secret_keys(&state)) {
+        Ok(twin) => twin,
+        Err(e) => {
+            return Err(run.broken(format!(
+                "the independent spec model does not decode an accepted state: {e}"
+            )));
         }
-    }
+    };
     let twin = match Session::from_bytes(&twin) {
         Ok(twin) => twin,
         Err(e) => {
@@ -109,20 +66,18 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
         let restored = match mode % 5 {
             mode @ 0..=2 => {
                 // The state holds secrets: wipe this copy when done.
-                let state = Zeroizing::new(match mode {
-                    0 => rest.to_vec(),
-                    1 => patched(&parties.bob_with_skipped.to_bytes(), rest),
-                    _ => patched(&parties.alice_session.to_bytes(), rest),
+                let state = Zeroizing::new(if mode == 0 {
+                    rest.to_vec()
+                } else {
+                    let original = if mode == 1 {
+                        parties.bob_with_skipped.to_bytes()
+                    } else {
+                        parties.alice_session.to_bytes()
+                    };
+                    let state = patched(&original, rest);
+                    run.scanner.supplied_patch(&original, &state);
+                    state
                 });
-                match mode {
-                    1 => run
-                        .scanner
-                        .supplied_patch(&parties.bob_with_skipped.to_bytes(), &state),
-                    2 => run
-                        .scanner
-                        .supplied_patch(&parties.alice_session.to_bytes(), &state),
-                    _ => {}
-                }
                 match Session::from_bytes(&state) {
                     Ok(session) => {
                         run.ensure(*session.to_bytes() == *state, || {

@@ -174,6 +174,23 @@ impl ModelSession {
     }
 }
 
+/// The same plain state with every secret key whose bytes no rendering
+/// may show changed (each byte xor 0xa5): RK, CKs, CKr and every skipped
+/// message key. DHs is kept: its public half is printed by right. For
+/// differential checks of renderings (the fuzz oracles render a session
+/// and its twin and require the same text).
+pub fn with_other_secret_keys(state: &[u8]) -> ModelResult<Zeroizing<Vec<u8>>> {
+    let mut session = ModelSession::decode(state)?;
+    let other = |key: &Secret32| Secret32::new(key.expose().map(|b| b ^ 0xa5));
+    session.root_key = other(&session.root_key);
+    session.sending_chain = session.sending_chain.as_ref().map(other);
+    session.receiving_chain = session.receiving_chain.as_ref().map(other);
+    for entry in &mut session.skipped {
+        entry.message_key = other(&entry.message_key);
+    }
+    session.encode()
+}
+
 /// §9.2: `0x01 || salt || AEAD(key, nonce, 0x01 || salt, state)`.
 pub fn seal_state(storage_key: &[u8; 32], salt: &[u8; 32], state: &[u8]) -> Vec<u8> {
     let (key, nonce) = state_keys(storage_key, salt);
