@@ -13,10 +13,12 @@ cd "$SRC/sealwire/fuzz"
 # that read them (conformance/oracles/README.md).
 data=../conformance/oracles
 
+# fuzz/build.sh: `cargo fuzz build`, with coverage on this repository's
+# crates only (fuzz/rustc-wrapper.sh).
 if [ "${SEALWIRE_FUZZ_SANITIZER:-}" = none ]; then
-  cargo fuzz build -O --sanitizer none
+  ./build.sh -O --sanitizer none
 else
-  cargo fuzz build -O
+  ./build.sh -O
 fi
 
 triple="$(rustc -vV | sed -n 's/^host: //p')"

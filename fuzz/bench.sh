@@ -27,7 +27,7 @@ BENCH_SEED="${BENCH_SEED:-1}"
 [ -x /usr/bin/time ] || { echo "bench.sh needs /usr/bin/time (GNU time)" >&2; exit 2; }
 
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
-  cargo fuzz build --sanitizer none -O >&2
+  ./build.sh --sanitizer none -O >&2
 fi
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 bin_dir="${BENCH_BIN_DIR:-target/$triple/release}"

@@ -21,7 +21,7 @@ FUZZ_SEED="${FUZZ_SEED:-1}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 
 echo "-- building every fuzz target (stable, --sanitizer none)"
-cargo fuzz build --sanitizer none -O
+./build.sh --sanitizer none -O
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 bin_dir="target/$triple/release"
 

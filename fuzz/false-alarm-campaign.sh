@@ -41,7 +41,7 @@ runs_of() {
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || read -r -a targets <<< "$(cargo fuzz list | tr '\n' ' ')"
-cargo fuzz build --sanitizer none -O >&2
+./build.sh --sanitizer none -O >&2
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -35,7 +35,7 @@ CORPUS="${CORPUS:-corpus}"
 cap_bytes=$((CAP_KIB * 1024))
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-cargo fuzz build --sanitizer none -O
+./build.sh --sanitizer none -O
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 bin_dir="target/$triple/release"
 

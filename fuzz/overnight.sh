@@ -44,7 +44,7 @@ if [ "$SANITIZER" != none ]; then
   toolchain=(+nightly)   # -Zsanitizer needs nightly
   target_dir="target/$SANITIZER"   # keep the stable, sanitizer-free build
 fi
-cargo "${toolchain[@]}" fuzz build --sanitizer "$SANITIZER" -O --target-dir "$target_dir"
+TOOLCHAIN="${toolchain[*]}" ./build.sh --sanitizer "$SANITIZER" -O --target-dir "$target_dir"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 bin_dir="$target_dir/$triple/release"
 
@@ -154,7 +154,7 @@ if [ -n "$SMOKE" ] && [ "$SANITIZER" = none ]; then
     echo
   } >> "$summary"
   if cargo +nightly --version >/dev/null 2>&1 \
-      && cargo +nightly fuzz build --sanitizer address -O --target-dir target/address \
+      && TOOLCHAIN=+nightly ./build.sh --sanitizer address -O --target-dir target/address \
         > "$OUT/asan-build.log" 2>&1; then
     echo "| target | executions | exec/s | result |" >> "$summary"
     echo "| --- | --- | --- | --- |" >> "$summary"

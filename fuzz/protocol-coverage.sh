@@ -21,7 +21,7 @@ set -euo pipefail
 root="$(cd "${1:?usage: fuzz/protocol-coverage.sh CORPUS_ROOT [targets...]}" && pwd)"
 shift
 cd "$(dirname "$0")"
-cargo +nightly fuzz build --sanitizer address -O --target-dir target/address >&2
+TOOLCHAIN=+nightly ./build.sh --sanitizer address -O --target-dir target/address >&2
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || read -r -a targets <<< "$(cargo fuzz list | tr '\n' ' ')"

@@ -56,10 +56,11 @@ fn patch(at: u16, xor: u8) -> [u8; 3] {
 
 /// Encodes a schedule as the bytes [`conversation::schedule`] decodes it
 /// from (the `arbitrary` derive: a u32 little-endian picks the variant as
-/// `(x * 7) >> 32`, then the fields in order; bool = low bit of a byte).
+/// `(x * 9) >> 32`, then the fields in order; bool = low bit of a byte,
+/// integers little-endian, arrays byte by byte).
 pub fn encode_schedule(ops: &[Op]) -> Vec<u8> {
     fn variant(out: &mut Vec<u8>, index: u64) {
-        let x = (index << 32).div_ceil(7);
+        let x = (index << 32).div_ceil(9);
         out.extend_from_slice(&(x as u32).to_le_bytes());
     }
     let mut out = Vec::new();
@@ -94,6 +95,24 @@ pub fn encode_schedule(ops: &[Op]) -> Vec<u8> {
             Op::PersistRestore { bob, sealed } => {
                 variant(&mut out, 6);
                 out.extend_from_slice(&[u8::from(bob), u8::from(sealed)]);
+            }
+            Op::SendChosen {
+                from_bob,
+                len,
+                head,
+                fill,
+            } => {
+                variant(&mut out, 7);
+                out.push(u8::from(from_bob));
+                out.extend_from_slice(&len.to_le_bytes());
+                out.extend_from_slice(&head);
+                out.push(fill);
+            }
+            Op::PersistChosen { bob, key, salt } => {
+                variant(&mut out, 8);
+                out.push(u8::from(bob));
+                out.extend_from_slice(&key);
+                out.extend_from_slice(&salt);
             }
         }
     }
@@ -174,6 +193,40 @@ pub fn schedules() -> Vec<(&'static str, Vec<Op>)> {
                 send(true, 0),
                 deliver(1),
                 Drop { pick: 0 },
+            ],
+        ),
+        (
+            // Fuzzer-chosen plaintexts (a short one, one just past the
+            // 64 KiB boundary, an empty one) and a chosen storage key and
+            // salt, across a turn.
+            "chosen_plaintexts_and_storage_key",
+            vec![
+                SendChosen {
+                    from_bob: false,
+                    len: 300,
+                    head: *b"chosen!!",
+                    fill: 0x2e,
+                },
+                deliver(0),
+                SendChosen {
+                    from_bob: true,
+                    len: 64 * 1024 + 1,
+                    head: [0xa5; 8],
+                    fill: 0x5a,
+                },
+                PersistChosen {
+                    bob: false,
+                    key: core::array::from_fn(|i| 0x42 ^ (i as u8).wrapping_mul(37)),
+                    salt: core::array::from_fn(|i| i as u8),
+                },
+                deliver(0),
+                SendChosen {
+                    from_bob: false,
+                    len: 0,
+                    head: [0; 8],
+                    fill: 0,
+                },
+                deliver(0),
             ],
         ),
         (

@@ -115,6 +115,15 @@ impl Target {
 /// # Panics
 /// When the oracle finds a violation.
 pub fn fuzz_one(target: Target, data: &[u8]) {
+    #[cfg(feature = "planted-flaws")]
+    {
+        // The flaw named by SEALWIRE_PLANTED_FLAW, switched on once in
+        // each thread that fuzzes (the selector is per thread).
+        thread_local!(static FLAW: () = {
+            sealwire::flaws::set_from_env();
+        });
+        FLAW.with(|()| ());
+    }
     if let Err(violation) = target.run(data) {
         panic!("{} oracle: {violation}", target.name());
     }
