@@ -13,8 +13,8 @@ cd "$SRC/sealwire/fuzz"
 # that read them (conformance/oracles/README.md).
 data=../conformance/oracles
 
-# fuzz/build.sh: `cargo fuzz build`, with coverage on this repository's
-# crates only (fuzz/rustc-wrapper.sh).
+# fuzz/build.sh: `cargo fuzz build` with short memcmp kept as calls, so
+# that comparison tracing sees their bytes (fuzz/README.md).
 if [ "${SEALWIRE_FUZZ_SANITIZER:-}" = none ]; then
   ./build.sh -O --sanitizer none
 else

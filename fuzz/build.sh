@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets: `cargo fuzz build` with the arguments given, with
-# coverage instrumentation on this repository's crates only (see
-# fuzz/rustc-wrapper.sh). Every script here builds through it:
+# Builds the fuzz targets: `cargo fuzz build` with the arguments given and
+# the flags below. Every script here builds through it:
 #
 #   fuzz/build.sh --sanitizer none -O
 #   fuzz/build.sh --sanitizer none -O --features planted-flaws --target-dir target-flaws
-#   cargo +nightly ... : TOOLCHAIN=+nightly fuzz/build.sh --sanitizer address -O --target-dir target/address
+#   TOOLCHAIN=+nightly fuzz/build.sh --sanitizer address -O --target-dir target/address
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-export RUSTC_WRAPPER="$PWD/rustc-wrapper.sh"
-# Cargo's fingerprints ignore RUSTC_WRAPPER; a flag of its own in RUSTFLAGS
-# (which cargo-fuzz appends to its own) makes a target directory built
-# without the wrapper rebuild instead of keeping fully instrumented crates.
-export RUSTFLAGS="${RUSTFLAGS:-} --cfg sealwire_fuzz_scoped_coverage"
+# Keep short memcmp/bcmp calls as calls. LLVM expands a comparison of a few
+# bytes (`plaintext.starts_with(b"\x7fSW!")`) into loads and an integer
+# compare after SanitizerCoverage has run, so comparison tracing saw only
+# the call's 0-or-not result and libFuzzer never learnt the 4 bytes
+# (fuzz/README.md, "Passing magic values"); as calls they reach libFuzzer's
+# memcmp and bcmp interceptors, which feed its comparison tables. (clang
+# does the same with -fno-builtin-memcmp under -fsanitize=fuzzer.)
+# cargo-fuzz appends RUSTFLAGS to its own flags; cargo's fingerprints see
+# the change, so a directory built without it is rebuilt.
+export RUSTFLAGS="${RUSTFLAGS:-} -Cllvm-args=-max-loads-per-memcmp=0"
 # shellcheck disable=SC2086 # TOOLCHAIN is one optional word (+nightly)
 exec cargo ${TOOLCHAIN:-} fuzz build "$@"

@@ -4,12 +4,16 @@
 # plaintext prefix, a reserved 32-bit id, a length band), fuzz the target
 # that reaches it, from the checked-in seeds (which never carry a trigger),
 # with the flaw switched on, and time how long libFuzzer takes to find an
-# input whose oracle fails. Prints a Markdown table (fuzz/README.md,
-# "Passing magic values").
+# input whose oracle fails. No dictionary: the triggers' values are in no
+# dictionary (the bundle dictionary's u32_max would hand over the reserved
+# id), so what finds them is comparison tracing alone. Prints a Markdown
+# table (fuzz/README.md, "Passing magic values").
 #
 #   fuzz/magic-campaign.sh                 # every pair, seeds 1 2 3, 600 s cap
 #   MAGIC_SEEDS="1 2" MAGIC_MAX_TIME=300 fuzz/magic-campaign.sh
 #   MAGIC_NO_BUILD=1 fuzz/magic-campaign.sh
+#   MAGIC_NO_BUILD=1 MAGIC_BIN_DIR=<dir> fuzz/magic-campaign.sh magic_plaintext_no_advance
+#                                          # another build's binaries, some flaws
 #
 # The binaries are a planted-flaws build (`--features planted-flaws`) in
 # their own target directory, fuzz/target-flaws: the reference fuzzed by CI
@@ -28,11 +32,11 @@ if [ -z "${MAGIC_NO_BUILD:-}" ]; then
   ./build.sh --sanitizer none -O --features planted-flaws --target-dir "$target_dir" >&2
 fi
 triple="$(rustc -vV | sed -n 's/^host: //p')"
-bin_dir="$target_dir/$triple/release"
+bin_dir="${MAGIC_BIN_DIR:-$target_dir/$triple/release}"
 
 # flaw:target:what the trigger is
 pairs=(
-  "magic_plaintext_no_advance:conversation:a plaintext starting with the 4 bytes 7f 53 57 21 (no dictionary entry)"
+  "magic_plaintext_no_advance:conversation:a plaintext starting with the 4 bytes 7f 53 57 21"
   "large_tamper_advances:conversation:a damaged message of more than 64 KiB of plaintext"
   "reserved_id_lax_signature:bundle:signed-prekey id 0xFFFFFFFF with a bad signature"
 )
@@ -46,6 +50,9 @@ echo "| flaw | target | trigger | seed | found | seconds | executions | oracle's
 echo "| --- | --- | --- | ---: | --- | ---: | ---: | --- |"
 for pair in "${pairs[@]}"; do
   IFS=: read -r flaw target what <<< "$pair"
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$flaw"; then
+    continue
+  fi
   max_len="$(sed -n 's/^max_len = //p' "$data/options/$target.options")"
   for seed in $MAGIC_SEEDS; do
     corpus="$scratch/$flaw-$seed"
@@ -55,7 +62,7 @@ for pair in "${pairs[@]}"; do
     start=$(date +%s.%N)
     found=no
     if ! SEALWIRE_PLANTED_FLAW="$flaw" "$bin_dir/$target" "$corpus" "$data/seeds/$target" \
-        -seed="$seed" -max_total_time="$MAGIC_MAX_TIME" -dict="$data/dict/$target.dict" \
+        -seed="$seed" -max_total_time="$MAGIC_MAX_TIME" \
         -max_len="$max_len" -artifact_prefix="$scratch/$flaw-$seed-" -print_final_stats=1 \
         > "$log" 2>&1; then
       found=yes

@@ -168,16 +168,14 @@ pub(crate) fn run_input(input: &Input, raw: &[u8]) -> Outcome {
         )?;
 
         // The session's three encrypt paths and the plain chain.
-        let mut alice = sealwire::Session::from_bytes(&parties.alice_session.to_bytes())
-            .expect("a session restores from its own bytes");
-        let mut bob = sealwire::Session::from_bytes(&parties.bob_session.to_bytes())
-            .expect("a session restores from its own bytes");
+        let mut alice = Paths::of(&parties.alice_session);
+        let mut bob = Paths::of(&parties.bob_session);
         for (i, &(from_bob, len)) in input.sends.iter().take(16).enumerate() {
-            let session = if from_bob { &mut bob } else { &mut alice };
-            fixture::register_session(&mut run.scanner, "sender", session);
+            let paths = if from_bob { &mut bob } else { &mut alice };
+            fixture::register_session(&mut run.scanner, "sender", &paths.session);
             let pt = fixture::plaintext(2000 + i as u64, usize::from(len));
             run.scanner.add_plaintext("plaintext", &pt);
-            encrypt_paths_agree(run, i, session, &pt)?;
+            encrypt_paths_agree(run, i, paths, &pt)?;
         }
         Ok(())
     })
@@ -215,7 +213,35 @@ fn key_renderings_ignore_their_bytes(run: &mut Run, input: &Input) -> Outcome {
     })
 }
 
-fn encrypt_paths_agree(run: &mut Run, i: usize, session: &mut Session, pt: &[u8]) -> Outcome {
+/// One party's session three times, one per encrypt path (`encrypt`,
+/// `encrypt_into`, `encrypt_in_place`), restored once from the same state
+/// and kept in lock step: after every send the three states must be equal,
+/// so each send starts all three from the same state.
+struct Paths {
+    session: Session,
+    by_into: Session,
+    by_in_place: Session,
+}
+
+impl Paths {
+    fn of(session: &Session) -> Self {
+        let copy = || {
+            Session::from_bytes(&session.to_bytes()).expect("a session restores from its own bytes")
+        };
+        Self {
+            session: copy(),
+            by_into: copy(),
+            by_in_place: copy(),
+        }
+    }
+}
+
+fn encrypt_paths_agree(run: &mut Run, i: usize, paths: &mut Paths, pt: &[u8]) -> Outcome {
+    let Paths {
+        session,
+        by_into,
+        by_in_place,
+    } = paths;
     // Plain recomputation from the state format (SPEC.md §8):
     // 0x01 || AD (64) || RK (32) || DHs (32) || CKs (32) || Ns || PN || ...
     let state = session.to_bytes();
@@ -228,10 +254,6 @@ fn encrypt_paths_agree(run: &mut Run, i: usize, session: &mut Session, pt: &[u8]
     header.extend_from_slice(&ns.to_be_bytes());
     let expected = plain_seal(&hmac(&cks, 1), session.associated_data(), &header, pt);
 
-    let mut by_into = sealwire::Session::from_bytes(&session.to_bytes())
-        .expect("a session restores from its own bytes");
-    let mut by_in_place = sealwire::Session::from_bytes(&session.to_bytes())
-        .expect("a session restores from its own bytes");
     let message = session
         .encrypt(pt)
         .map_err(|e| run.broken(format!("send {i}: encrypt failed: {e}")))?;

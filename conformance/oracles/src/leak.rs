@@ -169,10 +169,14 @@ fn window_at(bytes: &[u8], i: usize) -> u64 {
 pub struct LeakScanner {
     base: Option<&'static LeakScanner>,
     windows: WindowSet,
-    /// Byte strings the fuzzer supplied in this run: the input, and the
-    /// parts of a patched structure that its patches changed (see
-    /// [`supplied`](Self::supplied)).
-    supplied: Vec<Vec<u8>>,
+    /// The 8-byte windows of the byte strings the fuzzer supplied in this
+    /// run: the input, and the parts of a patched structure that its
+    /// patches changed (see [`supplied`](Self::supplied)). A set, so that
+    /// the taint test of a window is one lookup, not a pass over the input
+    /// (it runs for every window of every secret registered). Windows of
+    /// one repeated byte are left out, as everywhere: they are never
+    /// registered, here or in the freed-memory check.
+    supplied: WindowSet,
     labels: Vec<Cow<'static, str>>,
     /// Per label: a secret (true) or a plaintext (false).
     is_secret: Vec<bool>,
@@ -207,7 +211,7 @@ impl LeakScanner {
     /// the input, which it frees, and in the harness's.
     pub fn add_secret(&mut self, label: impl Into<Cow<'static, str>>, bytes: &[u8]) {
         let label = label.into();
-        if self.supplied.is_empty() {
+        if self.supplied.len == 0 {
             freed::register(&label, bytes);
         } else {
             for window in bytes.windows(8) {
@@ -267,9 +271,7 @@ impl LeakScanner {
     /// oracle's generator or derived, is a leak wherever it shows, in any
     /// reading of any output.
     pub fn supplied(&mut self, bytes: &[u8]) {
-        if bytes.len() >= 8 {
-            self.supplied.push(bytes.to_vec());
-        }
+        self.supplied.insert_all(bytes, 0);
     }
 
     /// Declares supplied the windows of `patched` that its patches changed
@@ -295,13 +297,11 @@ impl LeakScanner {
         }
     }
 
-    /// True when the supplied bytes contain `window`.
+    /// True when the supplied bytes contain `window` (never for a window
+    /// of one repeated byte, which nothing registers).
     fn is_supplied(&self, window: &[u8]) -> bool {
-        <&[u8; 8]>::try_from(window).is_ok_and(|window| {
-            self.supplied
-                .iter()
-                .any(|bytes| uninstrumented::contains_window(bytes, window))
-        })
+        <[u8; 8]>::try_from(window)
+            .is_ok_and(|window| self.supplied.get(u64::from_le_bytes(window)).is_some())
     }
 
     /// True when this scanner has secrets or plaintexts of its own (not
