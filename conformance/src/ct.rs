@@ -491,11 +491,30 @@ pub fn measure_tag_paths(
 ) -> Vec<(&'static str, f64)> {
     tag_paths()
         .into_iter()
-        .map(|(name, mut path)| {
-            let samples = samples.div_ceil(path.cost).max(200);
-            (name, measure(samples, repeat, rng, &mut path))
-        })
+        .map(|(name, mut path)| (name, measure_path(&mut path, samples, repeat, rng)))
         .collect()
+}
+
+/// dudect over path `index` of [`tag_paths`] alone (as in
+/// [`measure_tag_paths`]); `None` past the last path.
+pub fn measure_tag_path(
+    index: usize,
+    samples: usize,
+    repeat: usize,
+    rng: &mut ChaCha20Rng,
+) -> Option<(&'static str, f64)> {
+    let (name, mut path) = tag_paths().into_iter().nth(index)?;
+    Some((name, measure_path(&mut path, samples, repeat, rng)))
+}
+
+fn measure_path(
+    path: &mut TamperedPath,
+    samples: usize,
+    repeat: usize,
+    rng: &mut ChaCha20Rng,
+) -> f64 {
+    let samples = samples.div_ceil(path.cost).max(200);
+    measure(samples, repeat, rng, path)
 }
 
 /// The reference implementation's checks: key comparison, tag verification

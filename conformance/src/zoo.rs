@@ -283,30 +283,58 @@ impl Zoo {
         report.failure.map(|f| shorten(&f.violation.to_string()))
     }
 
+    /// The baseline takes the median of three runs: one noisy run on a
+    /// shared machine must not void the zoo. A flaw's row measures once
+    /// and, when that run is at or above the threshold, confirms with the
+    /// median of three more: a burst of load must not name this check as
+    /// the catch of a flaw that changes no timing.
     fn ct_check(&self, baseline: bool) -> Option<String> {
         let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1);
-        // The baseline takes the median of three runs: one noisy run on a
-        // shared machine must not void the zoo.
-        let repeat = if baseline { 3 } else { 1 };
-        let t = ct::measure(
-            self.options.ct_samples,
-            repeat,
-            &mut rng,
-            &mut ct::key_comparison(),
-        );
-        (t >= ct::THRESHOLD).then(|| format!("secret key comparison: |t| = {t:.1}"))
+        let mut measure = |repeat| {
+            ct::measure(
+                self.options.ct_samples,
+                repeat,
+                &mut rng,
+                &mut ct::key_comparison(),
+            )
+        };
+        let t = measure(if baseline { 3 } else { 1 });
+        if t < ct::THRESHOLD {
+            return None;
+        }
+        if baseline {
+            return Some(format!("secret key comparison: |t| = {t:.1}"));
+        }
+        let confirmed = measure(3);
+        (confirmed >= ct::THRESHOLD).then(|| {
+            format!("secret key comparison: |t| = {t:.1}, confirmed by a median of three: {confirmed:.1}")
+        })
     }
 
     /// dudect over every authenticator-checking path (`ct::path_samples`
     /// of the key comparison's samples each); the first path at or above
-    /// the threshold.
+    /// the threshold (in a flaw's row: confirmed as in [`Self::ct_check`]).
     fn ct_paths_check(&self, baseline: bool) -> Option<String> {
         let mut rng = ChaCha20Rng::seed_from_u64(0x5ea2);
+        let samples = ct::path_samples(self.options.ct_samples);
         let repeat = if baseline { 3 } else { 1 };
-        ct::measure_tag_paths(ct::path_samples(self.options.ct_samples), repeat, &mut rng)
-            .into_iter()
-            .find(|&(_, t)| t >= ct::THRESHOLD)
-            .map(|(name, t)| format!("{name}: |t| = {t:.1}"))
+        let measured = ct::measure_tag_paths(samples, repeat, &mut rng);
+        for (index, (name, t)) in measured.into_iter().enumerate() {
+            if t < ct::THRESHOLD {
+                continue;
+            }
+            if baseline {
+                return Some(format!("{name}: |t| = {t:.1}"));
+            }
+            if let Some((_, confirmed)) = ct::measure_tag_path(index, samples, 3, &mut rng)
+                && confirmed >= ct::THRESHOLD
+            {
+                return Some(format!(
+                    "{name}: |t| = {t:.1}, confirmed by a median of three: {confirmed:.1}"
+                ));
+            }
+        }
+        None
     }
 }
 
