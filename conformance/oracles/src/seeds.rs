@@ -172,7 +172,12 @@ pub fn schedules() -> Vec<(&'static str, Vec<Op>)> {
                     xor: 0x80,
                 },
                 Reorder { a: 0, b: 1 },
-                deliver(0),
+                // The tampered copy, into the in-place API (whose buffer
+                // must stay as it was), then the original.
+                Deliver {
+                    pick: 0,
+                    in_place: true,
+                },
                 deliver(0),
             ],
         ),
