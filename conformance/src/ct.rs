@@ -495,19 +495,9 @@ pub fn measure_tag_paths(
         .collect()
 }
 
-/// dudect over path `index` of [`tag_paths`] alone (as in
-/// [`measure_tag_paths`]); `None` past the last path.
-pub fn measure_tag_path(
-    index: usize,
-    samples: usize,
-    repeat: usize,
-    rng: &mut ChaCha20Rng,
-) -> Option<(&'static str, f64)> {
-    let (name, mut path) = tag_paths().into_iter().nth(index)?;
-    Some((name, measure_path(&mut path, samples, repeat, rng)))
-}
-
-fn measure_path(
+/// dudect over one path of [`tag_paths`]: `samples` divided by the path's
+/// cost (at least 200), median |t| of `repeat` runs.
+pub fn measure_path(
     path: &mut TamperedPath,
     samples: usize,
     repeat: usize,

@@ -283,59 +283,53 @@ impl Zoo {
         report.failure.map(|f| shorten(&f.violation.to_string()))
     }
 
-    /// The baseline takes the median of three runs: one noisy run on a
-    /// shared machine must not void the zoo. A flaw's row measures once
-    /// and, when that run is at or above the threshold, confirms with the
-    /// median of three more: a burst of load must not name this check as
-    /// the catch of a flaw that changes no timing.
     fn ct_check(&self, baseline: bool) -> Option<String> {
         let mut rng = ChaCha20Rng::seed_from_u64(0x5ea1);
-        let mut measure = |repeat| {
-            ct::measure(
-                self.options.ct_samples,
-                repeat,
-                &mut rng,
-                &mut ct::key_comparison(),
-            )
-        };
-        let t = measure(if baseline { 3 } else { 1 });
-        if t < ct::THRESHOLD {
-            return None;
-        }
-        if baseline {
-            return Some(format!("secret key comparison: |t| = {t:.1}"));
-        }
-        let confirmed = measure(3);
-        (confirmed >= ct::THRESHOLD).then(|| {
-            format!("secret key comparison: |t| = {t:.1}, confirmed by a median of three: {confirmed:.1}")
+        let mut target = ct::key_comparison();
+        let samples = self.options.ct_samples;
+        let t = ct::measure(samples, if baseline { 3 } else { 1 }, &mut rng, &mut target);
+        timing_catch("secret key comparison", baseline, t, || {
+            ct::measure(samples, 3, &mut rng, &mut target)
         })
     }
 
     /// dudect over every authenticator-checking path (`ct::path_samples`
-    /// of the key comparison's samples each); the first path at or above
-    /// the threshold (in a flaw's row: confirmed as in [`Self::ct_check`]).
+    /// of the key comparison's samples each); the first path caught (see
+    /// [`timing_catch`]).
     fn ct_paths_check(&self, baseline: bool) -> Option<String> {
         let mut rng = ChaCha20Rng::seed_from_u64(0x5ea2);
         let samples = ct::path_samples(self.options.ct_samples);
         let repeat = if baseline { 3 } else { 1 };
-        let measured = ct::measure_tag_paths(samples, repeat, &mut rng);
-        for (index, (name, t)) in measured.into_iter().enumerate() {
-            if t < ct::THRESHOLD {
-                continue;
-            }
-            if baseline {
-                return Some(format!("{name}: |t| = {t:.1}"));
-            }
-            if let Some((_, confirmed)) = ct::measure_tag_path(index, samples, 3, &mut rng)
-                && confirmed >= ct::THRESHOLD
-            {
-                return Some(format!(
-                    "{name}: |t| = {t:.1}, confirmed by a median of three: {confirmed:.1}"
-                ));
-            }
-        }
-        None
+        ct::tag_paths().into_iter().find_map(|(name, mut path)| {
+            let t = ct::measure_path(&mut path, samples, repeat, &mut rng);
+            timing_catch(name, baseline, t, || {
+                ct::measure_path(&mut path, samples, 3, &mut rng)
+            })
+        })
     }
+}
+
+/// What a dudect check of `what` reports, given its first |t|: nothing
+/// below the threshold. The baseline's `t` is already the median of three
+/// runs (one noisy run on a shared machine must not void the zoo). A
+/// flaw's row measures once and confirms a |t| at or above the threshold
+/// with the median of three more (`remeasure`): a burst of load must not
+/// name a timing check as the catch of a flaw that changes no timing.
+fn timing_catch(
+    what: &str,
+    baseline: bool,
+    t: f64,
+    remeasure: impl FnOnce() -> f64,
+) -> Option<String> {
+    if t < ct::THRESHOLD {
+        return None;
+    }
+    if baseline {
+        return Some(format!("{what}: |t| = {t:.1}"));
+    }
+    let confirmed = remeasure();
+    (confirmed >= ct::THRESHOLD)
+        .then(|| format!("{what}: |t| = {t:.1}, confirmed by a median of three: {confirmed:.1}"))
 }
 
 /// The model's class for the reference's error class name.

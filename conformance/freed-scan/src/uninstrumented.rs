@@ -204,15 +204,6 @@ pub fn number_runs(text: &[u8]) -> Vec<(usize, Vec<u8>)> {
     out
 }
 
-/// True when `window` (8 bytes) occurs in `haystack` at any offset: the
-/// oracle's checks whether the fuzz input or an allowed public string holds
-/// a window (quadratic in the worst case, so kept uninstrumented too).
-#[inline(never)]
-#[unsafe(export_name = "__sanitizer_sealwire_contains_window")]
-pub fn contains_window(haystack: &[u8], window: &[u8; 8]) -> bool {
-    haystack.windows(8).any(|w| w == window)
-}
-
 /// The multiplier of the window sets' slot hash.
 pub const SLOT_HASH: u64 = 0x9E37_79B9_7F4A_7C15;
 
