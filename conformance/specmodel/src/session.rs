@@ -310,7 +310,8 @@ impl ModelSession {
             n: self.nr,
         };
         let mut new_skipped = Vec::new();
-        let mut step: Option<(Secret32, Secret32, Secret32)> = None;
+        // (RK after the receiving step, the new DHs private key.)
+        let mut step: Option<(Secret32, Secret32)> = None;
         let mut retired = None;
 
         // 2. New ratchet key.
@@ -327,9 +328,6 @@ impl ModelSession {
             // RK, CKr = KDF_RK(RK, X25519(DHs, DHr))
             let dh_in = x25519(self.sending_private.expose(), &dh)?;
             let (root, receiving_chain) = kdf_rk(self.root_key.expose(), dh_in.expose());
-            // DHs = new; RK, CKs = KDF_RK(RK, X25519(DHs, DHr))
-            let dh_out = x25519(next_private, &dh)?;
-            let (root, sending_chain) = kdf_rk(root.expose(), dh_out.expose());
             if self.receiving_chain.is_some() {
                 retired = self.receiving_key;
             }
@@ -338,7 +336,7 @@ impl ModelSession {
                 chain: Some(receiving_chain),
                 n: 0,
             };
-            step = Some((root, Secret32::new(*next_private), sending_chain));
+            step = Some((root, Secret32::new(*next_private)));
         }
 
         // 3. Current chain.
@@ -355,9 +353,25 @@ impl ModelSession {
         let (next, mk) = kdf_ck(ck.expose());
         let plaintext = open_message(mk.expose(), &self.ad, message)?;
 
+        // DHs = new; RK, CKs = KDF_RK(RK, X25519(DHs, DHr)). Computed after
+        // the tag, which does not depend on it, so that a rejected message
+        // costs one ladder, not two. The outcome is the same as computing
+        // it before. A clamped scalar is a multiple of 8 below 2^255, and
+        // the large prime orders of the curve's and the twist's subgroups
+        // are odd and above 2^252, so no clamped scalar is a multiple of
+        // one: X25519(k, u) is all zero exactly when `u` is of low order,
+        // whatever `k`, and DH_in above has already checked that.
+        let sending = match &step {
+            Some((root, private)) => {
+                let dh_out = x25519(private.expose(), &dh)?;
+                Some(kdf_rk(root.expose(), dh_out.expose()))
+            }
+            None => None,
+        };
+
         // Commit.
         let ratchet_step = step.is_some();
-        if let Some((root, private, sending_chain)) = step {
+        if let (Some((_, private)), Some((root, sending_chain))) = (step, sending) {
             self.pn = self.ns;
             self.ns = 0;
             self.root_key = root;
