@@ -76,6 +76,9 @@ static REGISTRY_LOCK: Mutex<()> = Mutex::new(());
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static ARMED: AtomicBool = AtomicBool::new(false);
+/// Freed blocks are scrubbed and reallocations always move (see
+/// [`set_scrubbing`]).
+static SCRUB: AtomicBool = AtomicBool::new(true);
 static TRACE: AtomicBool = AtomicBool::new(false);
 static PHASE: AtomicU32 = AtomicU32::new(0);
 
@@ -136,15 +139,23 @@ unsafe impl GlobalAlloc for ScanAlloc {
         // Scrub every freed block (armed or not): otherwise a secret left
         // in a block freed while disarmed would reappear in a later
         // allocation (in padding or an unwritten `None` payload) and be
-        // reported at that block's free, far from its cause.
-        // SAFETY: as above, the block is live and `layout.size()` long; it
-        // is written only before being handed back.
-        unsafe { scrub(ptr, layout.size()) };
+        // reported at that block's free, far from its cause. Not in a
+        // process that never scans (`set_scrubbing(false)`).
+        if SCRUB.load(Ordering::Relaxed) {
+            // SAFETY: as above, the block is live and `layout.size()` long;
+            // it is written only before being handed back.
+            unsafe { scrub(ptr, layout.size()) };
+        }
         // SAFETY: forwarded unchanged; the caller upholds the contract.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !SCRUB.load(Ordering::Relaxed) && !ARMED.load(Ordering::Relaxed) {
+            // A process that never scans: `System`'s own realloc.
+            // SAFETY: forwarded unchanged; the caller upholds the contract.
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
         // Always move, so that the old block is scanned as freed memory
         // (a real allocator may move any block it cannot grow in place).
         // SAFETY: the caller guarantees `new_size` is non-zero and, rounded
@@ -244,6 +255,18 @@ fn record(secret: u32, block_len: usize, offset: usize) {
 /// it is the process's global allocator.
 pub fn installed() -> bool {
     INSTALLED.load(Ordering::Relaxed)
+}
+
+/// Whether freed blocks are scrubbed and every reallocation moves (the
+/// default: on). Scrubbing is what keeps a secret freed while the scan is
+/// disarmed from being reported later at the free of a block that reused
+/// the memory; a process that will never arm the scan (a fuzz target run
+/// without the freed-memory check) turns it off and frees and reallocates
+/// at `System`'s speed. Turn it on before the secrets that a later armed
+/// scan should judge are made: blocks freed while it was off are not
+/// scrubbed.
+pub fn set_scrubbing(on: bool) {
+    SCRUB.store(on, Ordering::SeqCst);
 }
 
 /// The registry is full ([`MAX_PATTERNS`] windows).

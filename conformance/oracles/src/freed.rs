@@ -30,7 +30,14 @@ static WATCHING: AtomicBool = AtomicBool::new(false);
 static LABELS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Turns the check on or off for this process (overrides the environment).
+///
+/// Off also stops the allocator's scrubbing of freed blocks
+/// ([`sealwire_freed_scan::set_scrubbing`]), which only a scan needs: turn
+/// the check on before the secrets it should judge are made (a test does
+/// it first thing; a fuzz target decides from the environment in its first
+/// execution, before the fixture is built).
 pub fn set_enabled(on: bool) {
+    scan::set_scrubbing(on);
     ENABLED.store(if on { 2 } else { 1 }, Ordering::SeqCst);
 }
 

@@ -145,3 +145,44 @@ fn uniform_windows_are_not_registered() {
     assert!(s.check_bytes("out", &[0u8; 64]).is_ok());
     assert_eq!(s.len(), 1);
 }
+
+#[test]
+fn a_set_built_on_kept_tables_knows_only_its_own_windows() {
+    let old: Vec<u8> = (0..3000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let new: Vec<u8> = (0..200u8).map(|b| b.wrapping_mul(7) ^ 0x5a).collect();
+    let mut first = WindowSet::default();
+    first.insert_all(&old, 3);
+    let (table, filter) = (first.slots.len(), first.bloom.len());
+    assert!(first.get(window_at(&old, 100)) == Some(3));
+    drop(first);
+    // The next set of this thread takes the wiped table and filter back.
+    let mut second = WindowSet::default();
+    second.insert_all(&new, 4);
+    second.insert_all(&old[..600], 5);
+    assert_eq!(second.bloom.len(), filter);
+    assert!(second.slots.len() >= 256 && second.slots.len() <= table);
+    assert_eq!(second.get(window_at(&new, 10)), Some(4));
+    assert_eq!(second.get(window_at(&old, 10)), Some(5));
+    let mut stale = 0;
+    for i in 600..old.len() - 8 {
+        let window = window_at(&old, i);
+        if old[..600].windows(8).all(|w| w != &old[i..i + 8]) {
+            assert_eq!(
+                second.get(window),
+                None,
+                "a window of the dropped set at {i}"
+            );
+            stale += 1;
+        }
+    }
+    assert!(stale > 1000, "{stale} windows of the dropped set looked up");
+    assert_eq!(
+        second.len,
+        new.windows(8)
+            .chain(old[..600].windows(8))
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    );
+}
