@@ -204,6 +204,61 @@ pub fn number_runs(text: &[u8]) -> Vec<(usize, Vec<u8>)> {
     out
 }
 
+/// True when `pretty` is `compact` laid out by std's pretty printer and
+/// nothing else: the two are equal once, in `pretty`, every newline with
+/// the spaces after it and every comma before a closing `]`, `}` or `)`
+/// (after such a newline) are dropped, and, in `compact`, every space after
+/// a comma or an opening `{` and before a closing `}`. That is how `{:#?}`
+/// of a derived `Debug` differs from `{:?}` (std's `DebugStruct`,
+/// `DebugTuple`, `DebugList`, `DebugMap` and its indenting `PadAdapter`).
+///
+/// When it holds, `pretty` shows nothing that `compact` does not: its hex
+/// digit runs and number lists are those of `compact` or pieces of them,
+/// and its other 8-byte windows differ from `compact`'s only where std put
+/// layout. The leak oracle then scans `compact` alone; any other pair (a
+/// hand-written `Debug` whose alternate form prints more or other text)
+/// is scanned in both forms.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_same_layout")]
+pub fn same_layout(compact: &[u8], pretty: &[u8]) -> bool {
+    // `pretty` without its layout, one byte at a time.
+    let skip_layout = |mut j: usize| {
+        while j < pretty.len() && pretty[j] == b'\n' {
+            j += 1;
+            while j < pretty.len() && pretty[j] == b' ' {
+                j += 1;
+            }
+        }
+        j
+    };
+    let (mut i, mut j) = (0, skip_layout(0));
+    loop {
+        // `compact` without the spaces std puts after `,` and `{` and
+        // before `}`.
+        while i < compact.len()
+            && compact[i] == b' '
+            && i > 0
+            && (matches!(compact[i - 1], b',' | b'{') || compact.get(i + 1) == Some(&b'}'))
+        {
+            i += 1;
+        }
+        if pretty.get(j) == Some(&b',') {
+            let after = skip_layout(j + 1);
+            if after > j + 1 && matches!(pretty.get(after), Some(b']' | b'}' | b')')) {
+                j = after;
+            }
+        }
+        match (compact.get(i), pretty.get(j)) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j = skip_layout(j + 1);
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// The multiplier of the window sets' slot hash.
 pub const SLOT_HASH: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -289,6 +344,100 @@ pub fn insert_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    #[allow(dead_code)] // Read by `Debug` only.
+    struct Inner {
+        key: [u8; 4],
+        name: &'static str,
+    }
+
+    #[derive(Debug)]
+    #[allow(dead_code)] // Read by `Debug` only.
+    struct Outer {
+        version: u8,
+        inner: Inner,
+        list: Vec<Inner>,
+        empty: Vec<u8>,
+        maybe: Option<(u32, bool)>,
+        unit: (),
+        tagged: Tagged,
+    }
+
+    #[derive(Debug)]
+    #[allow(dead_code)] // Read by `Debug` only.
+    enum Tagged {
+        Tuple(u8, [u16; 2]),
+    }
+
+    /// Prints more in its alternate form, as a hand-written `Debug` may.
+    struct Sneaky;
+
+    impl core::fmt::Debug for Sneaky {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            if f.alternate() {
+                f.write_str("Sneaky { k: 0011223344556677 }")
+            } else {
+                f.write_str("Sneaky { k: .. }")
+            }
+        }
+    }
+
+    #[test]
+    fn std_pretty_layout_is_recognised_and_anything_else_is_not() {
+        let value = Outer {
+            version: 1,
+            inner: Inner {
+                key: [0, 10, 200, 255],
+                name: "a,b {c}\n",
+            },
+            list: vec![
+                Inner {
+                    key: [1; 4],
+                    name: "",
+                },
+                Inner {
+                    key: [2; 4],
+                    name: "}",
+                },
+            ],
+            empty: Vec::new(),
+            maybe: Some((7, true)),
+            unit: (),
+            tagged: Tagged::Tuple(3, [4, 5]),
+        };
+        let (compact, pretty) = (format!("{value:?}"), format!("{value:#?}"));
+        assert_ne!(compact, pretty);
+        assert!(
+            same_layout(compact.as_bytes(), pretty.as_bytes()),
+            "{pretty}"
+        );
+        let (compact, pretty) = (format!("{:?}", Sneaky), format!("{:#?}", Sneaky));
+        assert!(!same_layout(compact.as_bytes(), pretty.as_bytes()));
+        // Any change of a byte that is not layout is seen.
+        let (compact, pretty) = (format!("{value:?}"), format!("{value:#?}"));
+        for (at, &byte) in pretty.as_bytes().iter().enumerate() {
+            if byte == b'\n' || byte == b' ' || byte == b',' {
+                continue;
+            }
+            let mut changed = pretty.clone().into_bytes();
+            changed[at] ^= 0x01;
+            assert!(!same_layout(compact.as_bytes(), &changed), "byte {at}");
+        }
+        // Layout added where std puts none, or text added at the end.
+        assert!(!same_layout(b"[1, 2]", b"[1,\n    2\n    3]"));
+        assert!(!same_layout(b"[1, 2]", b"[\n    1,\n    2,\n]x"));
+        assert!(!same_layout(b"ab cd", b"ab\n    cd"));
+        assert!(same_layout(b"[1, 2]", b"[\n    1,\n    2,\n]"));
+        // Conservative inside strings: a ", " in a string's text is not
+        // layout, so such a pair is scanned in both forms.
+        let quoted = Inner {
+            key: [0; 4],
+            name: "a, b",
+        };
+        let (compact, pretty) = (format!("{quoted:?}"), format!("{quoted:#?}"));
+        assert!(!same_layout(compact.as_bytes(), pretty.as_bytes()));
+    }
 
     #[test]
     fn probe_finds_what_rehash_moved_and_the_empty_slot_of_the_rest() {

@@ -186,3 +186,33 @@ fn a_set_built_on_kept_tables_knows_only_its_own_windows() {
             .len()
     );
 }
+
+/// A `Debug` that shows a key only in its alternate form.
+struct AlternateShows([u8; 32]);
+
+impl fmt::Debug for AlternateShows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+            write!(f, "AlternateShows {{\n    key: {hex},\n}}")
+        } else {
+            f.write_str("AlternateShows { key: <redacted> }")
+        }
+    }
+}
+
+#[test]
+fn a_secret_shown_only_in_the_alternate_form_is_found() {
+    let key: [u8; 32] = core::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x6b);
+    let mut s = scanner();
+    s.add_secret("key", &key);
+    let leak = s
+        .check_debug("Debug of AlternateShows", &AlternateShows(key))
+        .expect_err("the alternate form shows the key");
+    assert_eq!((leak.kind, leak.secret.as_str()), (LeakKind::Debug, "key"));
+    // A derived `Debug` of the same bytes is found in the compact form.
+    #[derive(Debug)]
+    #[allow(dead_code)] // Read by `Debug` only.
+    struct Derived([u8; 32]);
+    assert!(s.check_debug("Debug of Derived", &Derived(key)).is_err());
+}
