@@ -218,44 +218,95 @@ pub fn number_runs(text: &[u8]) -> Vec<(usize, Vec<u8>)> {
 /// layout. The leak oracle then scans `compact` alone; any other pair (a
 /// hand-written `Debug` whose alternate form prints more or other text)
 /// is scanned in both forms.
-#[inline(never)]
-#[unsafe(export_name = "__sanitizer_sealwire_same_layout")]
 pub fn same_layout(compact: &[u8], pretty: &[u8]) -> bool {
-    // `pretty` without its layout, one byte at a time.
-    let skip_layout = |mut j: usize| {
-        while j < pretty.len() && pretty[j] == b'\n' {
-            j += 1;
-            while j < pretty.len() && pretty[j] == b' ' {
-                j += 1;
+    let mut layout = Layout::default();
+    layout_feed(&mut layout, compact, pretty) && layout_end(&mut layout, compact)
+}
+
+/// [`same_layout`] fed `pretty` piece by piece, as a formatter writes it:
+/// [`layout_feed`] with every piece, then [`layout_end`]. So the alternate
+/// form need not be kept (or even finished: a `Formatter` stops at the
+/// first piece that does not match).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layout {
+    /// Where in `compact` the next byte of `pretty` must match.
+    at: usize,
+    /// Inside layout: after a newline, skipping spaces.
+    in_layout: bool,
+    /// A comma of `pretty` not matched yet: dropped if layout and a closing
+    /// bracket follow, else matched before what follows.
+    comma: bool,
+    /// A newline came after that comma.
+    comma_then_newline: bool,
+}
+
+/// Feeds the next piece of `pretty`; false as soon as it cannot match.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_layout_feed")]
+pub fn layout_feed(layout: &mut Layout, compact: &[u8], piece: &[u8]) -> bool {
+    for &byte in piece {
+        if byte == b'\n' {
+            layout.in_layout = true;
+            layout.comma_then_newline |= layout.comma;
+            continue;
+        }
+        if layout.in_layout && byte == b' ' {
+            continue;
+        }
+        layout.in_layout = false;
+        if layout.comma {
+            layout.comma = false;
+            let dropped = layout.comma_then_newline && matches!(byte, b']' | b'}' | b')');
+            layout.comma_then_newline = false;
+            if !dropped && !match_next(layout, compact, b',') {
+                return false;
             }
         }
-        j
-    };
-    let (mut i, mut j) = (0, skip_layout(0));
-    loop {
-        // `compact` without the spaces std puts after `,` and `{` and
-        // before `}`.
-        while i < compact.len()
-            && compact[i] == b' '
-            && i > 0
-            && (matches!(compact[i - 1], b',' | b'{') || compact.get(i + 1) == Some(&b'}'))
-        {
-            i += 1;
+        if byte == b',' {
+            layout.comma = true;
+            continue;
         }
-        if pretty.get(j) == Some(&b',') {
-            let after = skip_layout(j + 1);
-            if after > j + 1 && matches!(pretty.get(after), Some(b']' | b'}' | b')')) {
-                j = after;
-            }
+        if !match_next(layout, compact, byte) {
+            return false;
         }
-        match (compact.get(i), pretty.get(j)) {
-            (None, None) => return true,
-            (Some(a), Some(b)) if a == b => {
-                i += 1;
-                j = skip_layout(j + 1);
-            }
-            _ => return false,
-        }
+    }
+    true
+}
+
+/// After the last piece: true when `pretty` matched all of `compact`.
+#[inline(never)]
+#[unsafe(export_name = "__sanitizer_sealwire_layout_end")]
+pub fn layout_end(layout: &mut Layout, compact: &[u8]) -> bool {
+    if layout.comma && !match_next(layout, compact, b',') {
+        return false;
+    }
+    layout.comma = false;
+    skip_compact_spaces(layout, compact);
+    layout.at == compact.len()
+}
+
+/// In `compact`, the spaces std puts after `,` and `{` and before `}`.
+#[inline(always)]
+fn skip_compact_spaces(layout: &mut Layout, compact: &[u8]) {
+    let mut i = layout.at;
+    while i < compact.len()
+        && compact[i] == b' '
+        && i > 0
+        && (matches!(compact[i - 1], b',' | b'{') || compact.get(i + 1) == Some(&b'}'))
+    {
+        i += 1;
+    }
+    layout.at = i;
+}
+
+#[inline(always)]
+fn match_next(layout: &mut Layout, compact: &[u8], byte: u8) -> bool {
+    skip_compact_spaces(layout, compact);
+    if compact.get(layout.at) == Some(&byte) {
+        layout.at += 1;
+        true
+    } else {
+        false
     }
 }
 
@@ -429,6 +480,26 @@ mod tests {
         assert!(!same_layout(b"[1, 2]", b"[\n    1,\n    2,\n]x"));
         assert!(!same_layout(b"ab cd", b"ab\n    cd"));
         assert!(same_layout(b"[1, 2]", b"[\n    1,\n    2,\n]"));
+        assert!(
+            !same_layout(b"[1, 2]", b"[\n    1,\n    2,]"),
+            "a comma std does not drop"
+        );
+        assert!(!same_layout(b"[1, 2]", b"[\n    1,\n    2,\n"), "cut short");
+        assert!(same_layout(b"A { a: 1 }", b"A {\n    a: 1,\n}"));
+        assert!(same_layout(b"", b""));
+        // Fed in pieces of every size, as a formatter writes: the same.
+        let (compact, pretty) = (format!("{value:?}"), format!("{value:#?}"));
+        for size in [1, 2, 3, 5, 8, 64] {
+            let mut layout = Layout::default();
+            assert!(
+                pretty.as_bytes().chunks(size).all(|piece| layout_feed(
+                    &mut layout,
+                    compact.as_bytes(),
+                    piece
+                )) && layout_end(&mut layout, compact.as_bytes()),
+                "pieces of {size}"
+            );
+        }
         // Conservative inside strings: a ", " in a string's text is not
         // layout, so such a pair is scanned in both forms.
         let quoted = Inner {

@@ -504,7 +504,8 @@ impl LeakScanner {
     }
 
     /// `{:?}` of `value`, then `{:#?}` unless it is `{:?}` in std's pretty
-    /// layout and nothing more ([`uninstrumented::same_layout`]: then it
+    /// layout and nothing more ([`uninstrumented::same_layout`], fed as the
+    /// formatter writes: then it
     /// shows nothing the first did not, and scanning it again, the longest
     /// text the targets make, was a fifth of `decode_wire`'s time). A
     /// hand-written `Debug` whose alternate form prints other text is
@@ -517,11 +518,18 @@ impl LeakScanner {
     ) -> Result<(), Leak> {
         let compact = format!("{value:?}");
         self.check_text(kind, place, &compact)?;
-        let pretty = format!("{value:#?}");
-        if uninstrumented::same_layout(compact.as_bytes(), pretty.as_bytes()) {
+        // The alternate form is compared as it is written, not kept: a
+        // formatter stops at the first piece that is more than layout.
+        let mut layout = LayoutMatch {
+            compact: compact.as_bytes(),
+            layout: uninstrumented::Layout::default(),
+        };
+        if fmt::write(&mut layout, format_args!("{value:#?}")).is_ok()
+            && uninstrumented::layout_end(&mut layout.layout, layout.compact)
+        {
             return Ok(());
         }
-        self.check_text(kind, place, &pretty)
+        self.check_text(kind, place, &format!("{value:#?}"))
     }
 
     /// Checks `Display`, `{:?}` and `{:#?}` of an error.
@@ -532,6 +540,24 @@ impl LeakScanner {
     ) -> Result<(), Leak> {
         self.check_text(LeakKind::ErrorText, place, &error.to_string())?;
         self.check_both_forms(LeakKind::ErrorText, place, error)
+    }
+}
+
+/// A `fmt::Write` that matches what is written against a compact
+/// rendering ([`uninstrumented::layout_feed`]) and fails at the first
+/// mismatch.
+struct LayoutMatch<'a> {
+    compact: &'a [u8],
+    layout: uninstrumented::Layout,
+}
+
+impl fmt::Write for LayoutMatch<'_> {
+    fn write_str(&mut self, piece: &str) -> fmt::Result {
+        if uninstrumented::layout_feed(&mut self.layout, self.compact, piece.as_bytes()) {
+            Ok(())
+        } else {
+            Err(fmt::Error)
+        }
     }
 }
 
