@@ -184,16 +184,16 @@ impl Pool {
 impl Drop for LeakScanner {
     fn drop(&mut self) {
         if self.base.is_some() {
-            let sizes = (self.windows.slots.len(), self.supplied.slots.len());
-            let _ = LAST_SIZES.try_with(|last| last.set(sizes));
+            let size = self.windows.slots.len();
+            let _ = LAST_SIZES.try_with(|last| last.set(size));
         }
     }
 }
 
 thread_local! {
-    /// The table sizes of this thread's last scanner with a base (see
+    /// The size of the secrets table of this thread's last scanner with a base (see
     /// [`LeakScanner::with_base`]).
-    static LAST_SIZES: core::cell::Cell<(usize, usize)> = const { core::cell::Cell::new((0, 0)) };
+    static LAST_SIZES: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     static POOL: core::cell::RefCell<Pool> = const {
         core::cell::RefCell::new(Pool {
             tables: Vec::new(),
@@ -285,18 +285,16 @@ impl LeakScanner {
     /// A scanner that also knows everything `base` knows (the fixed
     /// material shared by every run of a fuzz target), without copying it.
     ///
-    /// Its tables start at the sizes the last such scanner of this thread
-    /// ended with (one run of a fuzz target is much like the one before),
-    /// so that a run does not grow them step by step, rehashing each time.
+    /// Its table of secrets and plaintexts starts at the size the last such
+    /// scanner of this thread ended with (one run of a fuzz target is much
+    /// like the one before), so that a run does not grow it step by step,
+    /// rehashing each time. (The supplied set is sized by its one input.)
     pub fn with_base(base: &'static LeakScanner) -> Self {
         let mut scanner = Self::default();
         scanner.base = Some(base);
-        let (windows, supplied) = LAST_SIZES.with(core::cell::Cell::get);
+        let windows = LAST_SIZES.with(core::cell::Cell::get);
         if windows > 0 {
             scanner.windows.grow(windows);
-        }
-        if supplied > 0 {
-            scanner.supplied.grow(supplied);
         }
         scanner
     }
