@@ -31,14 +31,25 @@ static LABELS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Turns the check on or off for this process (overrides the environment).
 ///
-/// Off also stops the allocator's scrubbing of freed blocks
-/// ([`sealwire_freed_scan::set_scrubbing`]), which only a scan needs: turn
-/// the check on before the secrets it should judge are made (a test does
-/// it first thing; a fuzz target decides from the environment in its first
-/// execution, before the fixture is built).
+/// On also restores the allocator's scrubbing of freed blocks, should
+/// [`never_scans`] have stopped it: turn the check on before the secrets
+/// it should judge are made (a test does it first thing).
 pub fn set_enabled(on: bool) {
-    scan::set_scrubbing(on);
+    if on {
+        scan::set_scrubbing(true);
+    }
     ENABLED.store(if on { 2 } else { 1 }, Ordering::SeqCst);
+}
+
+/// For a process that has decided, before any secret exists, that it will
+/// not scan (a fuzz target without `SEALWIRE_FREED_SCAN=1`, in its first
+/// execution): stops the allocator's scrubbing of freed blocks and its
+/// moving reallocations ([`sealwire_freed_scan::set_scrubbing`]), which
+/// only a scan needs.
+pub(crate) fn never_scans() {
+    if !is_active() {
+        scan::set_scrubbing(false);
+    }
 }
 
 /// True when the scanning allocator is installed and the check is enabled.
@@ -49,7 +60,7 @@ pub fn is_active() -> bool {
     match ENABLED.load(Ordering::Relaxed) {
         0 => {
             let on = std::env::var_os("SEALWIRE_FREED_SCAN").is_some_and(|v| v == "1");
-            set_enabled(on);
+            ENABLED.store(if on { 2 } else { 1 }, Ordering::SeqCst);
             on
         }
         state => state == 2,

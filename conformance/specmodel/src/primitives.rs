@@ -19,7 +19,11 @@ pub const TAG_LEN: usize = 16;
 /// `X25519(k, u)` (RFC 7748 §5; clamps `k` itself). The all-zero output is
 /// `low_order_key`, checked in constant time (SPEC.md §2).
 pub fn x25519(k: &[u8; 32], u: &[u8; 32]) -> ModelResult<Secret32> {
-    let out = Secret32::new(memo::x25519(k, u));
+    nonzero(x25519_dalek::x25519(*k, *u))
+}
+
+fn nonzero(out: [u8; 32]) -> ModelResult<Secret32> {
+    let out = Secret32::new(out);
     if bool::from(out.expose().ct_eq(&[0u8; 32])) {
         return Err(ModelError::LowOrderKey);
     }
@@ -28,10 +32,23 @@ pub fn x25519(k: &[u8; 32], u: &[u8; 32]) -> ModelResult<Secret32> {
 
 /// The X25519 public key of a private key: `X25519(k, 9)`.
 pub fn x25519_public(k: &[u8; 32]) -> [u8; 32] {
+    x25519_dalek::x25519(*k, x25519_dalek::X25519_BASEPOINT_BYTES)
+}
+
+/// [`x25519`] through the per-thread memo (below): for the ratchet's DHs,
+/// which the fuzz oracles repeat in every execution.
+pub fn x25519_ratchet(k: &[u8; 32], u: &[u8; 32]) -> ModelResult<Secret32> {
+    nonzero(memo::x25519(k, u))
+}
+
+/// [`x25519_public`] through the per-thread memo: for a session's sending
+/// key, whose public half every message of a chain carries.
+pub fn x25519_ratchet_public(k: &[u8; 32]) -> [u8; 32] {
     memo::x25519(k, &x25519_dalek::X25519_BASEPOINT_BYTES)
 }
 
-/// The one optimisation of the model: a per-thread memo of `X25519(k, u)`.
+/// The one optimisation of the model: a per-thread memo of `X25519(k, u)`
+/// for the ratchet ([`x25519_ratchet`], [`x25519_ratchet_public`]).
 ///
 /// The fuzz oracles check every message against the model, and most of
 /// those checks repeat a ladder the model already ran: the same sending
@@ -40,6 +57,12 @@ pub fn x25519_public(k: &[u8; 32]) -> [u8; 32] {
 /// same call into x25519-dalek returned for the same `(k, u)`, compared in
 /// full: the model's answers are unchanged, and it still shares no code
 /// with the reference.
+///
+/// Not for X3DH and key validation, whose keys come from the fuzz input:
+/// there a hit depends on which inputs ran before, and so does how often
+/// the (instrumented) ladder runs, which libFuzzer counts as coverage; the
+/// `bundle` target's walks went to costlier inputs (fuzz/README.md,
+/// "Speed").
 ///
 /// A direct-mapped table of 128 entries in thread-local storage (no heap
 /// block to be freed with a key in it); an entry is overwritten by the

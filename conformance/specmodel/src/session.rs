@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::error::{ModelError, ModelResult};
 use crate::kdf::{kdf_ck, kdf_rk, open_message, seal_message};
 use crate::keys::IdentityModel;
-use crate::primitives::{x25519, x25519_public};
+use crate::primitives::{x25519, x25519_public, x25519_ratchet, x25519_ratchet_public};
 use crate::secret::Secret32;
 use crate::wire::{Bundle, Header, InitialMessage, MAX_PLAINTEXT_LEN, decode_ratchet_message};
 use crate::x3dh::{initiator_secret, responder_secret};
@@ -233,7 +233,7 @@ fn skip(chain: &mut Chain, until: u32, out: &mut Vec<SkippedEntry>) -> ModelResu
 impl ModelSession {
     /// `Encode(DHs.public)`.
     pub fn sending_public(&self) -> [u8; 32] {
-        x25519_public(self.sending_private.expose())
+        x25519_ratchet_public(self.sending_private.expose())
     }
 
     /// `AD`.
@@ -326,7 +326,7 @@ impl ModelSession {
                 ));
             };
             // RK, CKr = KDF_RK(RK, X25519(DHs, DHr))
-            let dh_in = x25519(self.sending_private.expose(), &dh)?;
+            let dh_in = x25519_ratchet(self.sending_private.expose(), &dh)?;
             let (root, receiving_chain) = kdf_rk(self.root_key.expose(), dh_in.expose());
             if self.receiving_chain.is_some() {
                 retired = self.receiving_key;
@@ -363,7 +363,7 @@ impl ModelSession {
         // whatever `k`, and DH_in above has already checked that.
         let sending = match &step {
             Some((root, private)) => {
-                let dh_out = x25519(private.expose(), &dh)?;
+                let dh_out = x25519_ratchet(private.expose(), &dh)?;
                 Some(kdf_rk(root.expose(), dh_out.expose()))
             }
             None => None,
