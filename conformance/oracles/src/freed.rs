@@ -31,9 +31,10 @@ static LABELS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Turns the check on or off for this process (overrides the environment).
 ///
-/// On also restores the allocator's scrubbing of freed blocks, should
-/// [`never_scans`] have stopped it: turn the check on before the secrets
-/// it should judge are made (a test does it first thing).
+/// On also restores the allocator's scrubbing of freed blocks, should a
+/// fuzz target have stopped it (it does when it will not scan, before any
+/// secret exists): turn the check on before the secrets it should judge
+/// are made (a test does it first thing).
 pub fn set_enabled(on: bool) {
     if on {
         scan::set_scrubbing(true);
