@@ -463,10 +463,9 @@ mod tests {
             same_layout(compact.as_bytes(), pretty.as_bytes()),
             "{pretty}"
         );
-        let (compact, pretty) = (format!("{:?}", Sneaky), format!("{:#?}", Sneaky));
-        assert!(!same_layout(compact.as_bytes(), pretty.as_bytes()));
+        let (sneaky, sneaky_pretty) = (format!("{:?}", Sneaky), format!("{:#?}", Sneaky));
+        assert!(!same_layout(sneaky.as_bytes(), sneaky_pretty.as_bytes()));
         // Any change of a byte that is not layout is seen.
-        let (compact, pretty) = (format!("{value:?}"), format!("{value:#?}"));
         for (at, &byte) in pretty.as_bytes().iter().enumerate() {
             if byte == b'\n' || byte == b' ' || byte == b',' {
                 continue;
@@ -488,7 +487,6 @@ mod tests {
         assert!(same_layout(b"A { a: 1 }", b"A {\n    a: 1,\n}"));
         assert!(same_layout(b"", b""));
         // Fed in pieces of every size, as a formatter writes: the same.
-        let (compact, pretty) = (format!("{value:?}"), format!("{value:#?}"));
         for size in [1, 2, 3, 5, 8, 64] {
             let mut layout = Layout::default();
             assert!(

@@ -185,15 +185,15 @@ impl Drop for LeakScanner {
     fn drop(&mut self) {
         if self.base.is_some() {
             let size = self.windows.slots.len();
-            let _ = LAST_SIZES.try_with(|last| last.set(size));
+            let _ = LAST_WINDOWS_LEN.try_with(|last| last.set(size));
         }
     }
 }
 
 thread_local! {
-    /// The size of the secrets table of this thread's last scanner with a base (see
-    /// [`LeakScanner::with_base`]).
-    static LAST_SIZES: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// The size of the secrets table of this thread's last scanner with a
+    /// base (see [`LeakScanner::with_base`]).
+    static LAST_WINDOWS_LEN: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     static POOL: core::cell::RefCell<Pool> = const {
         core::cell::RefCell::new(Pool {
             tables: Vec::new(),
@@ -292,7 +292,7 @@ impl LeakScanner {
     pub fn with_base(base: &'static LeakScanner) -> Self {
         let mut scanner = Self::default();
         scanner.base = Some(base);
-        let windows = LAST_SIZES.with(core::cell::Cell::get);
+        let windows = LAST_WINDOWS_LEN.with(core::cell::Cell::get);
         if windows > 0 {
             scanner.windows.grow(windows);
         }
@@ -525,11 +525,10 @@ impl LeakScanner {
 
     /// `{:?}` of `value`, then `{:#?}` unless it is `{:?}` in std's pretty
     /// layout and nothing more ([`uninstrumented::same_layout`], fed as the
-    /// formatter writes: then it
-    /// shows nothing the first did not, and scanning it again, the longest
-    /// text the targets make, was a fifth of `decode_wire`'s time). A
-    /// hand-written `Debug` whose alternate form prints other text is
-    /// scanned in both forms.
+    /// formatter writes): then it shows nothing the first did not, and
+    /// scanning it again, the longest text the targets make, was a fifth of
+    /// `decode_wire`'s time. A hand-written `Debug` whose alternate form
+    /// prints other text is scanned in both forms.
     fn check_both_forms<T: fmt::Debug + ?Sized>(
         &self,
         kind: LeakKind,

@@ -25,9 +25,10 @@
 //! or benchmark may send its messages or store its states. It is not
 //! hardened (no constant-time claims beyond the tag and zero checks it
 //! inherits from the primitive crates, moves of secrets inside vectors are
-//! not wiped), not optimised beyond a per-thread memo of X25519 results
-//! (see [`primitives`]; the fuzz oracles repeat the same ladders in every
-//! execution), and it does not implement the reference's API. Its secrets ([`Secret32`]) zeroize on drop, are neither `Clone`
+//! not wiped), not optimised beyond a per-thread memo of the ratchet's
+//! X25519 results (see [`primitives`]; the fuzz oracles repeat the same
+//! ladders in every execution), and it does not implement the reference's
+//! API. Its secrets ([`Secret32`]) zeroize on drop, are neither `Clone`
 //! nor `Copy`, and never appear in `Debug`, `Display` or a [`Verdict`].
 //!
 //! ## Map to SPEC.md

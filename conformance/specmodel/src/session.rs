@@ -361,17 +361,18 @@ impl ModelSession {
         // are odd and above 2^252, so no clamped scalar is a multiple of
         // one: X25519(k, u) is all zero exactly when `u` is of low order,
         // whatever `k`, and DH_in above has already checked that.
-        let sending = match &step {
+        let step = match step {
             Some((root, private)) => {
                 let dh_out = x25519_ratchet(private.expose(), &dh)?;
-                Some(kdf_rk(root.expose(), dh_out.expose()))
+                let (root, sending_chain) = kdf_rk(root.expose(), dh_out.expose());
+                Some((root, private, sending_chain))
             }
             None => None,
         };
 
         // Commit.
         let ratchet_step = step.is_some();
-        if let (Some((_, private)), Some((root, sending_chain))) = (step, sending) {
+        if let Some((root, private, sending_chain)) = step {
             self.pn = self.ns;
             self.ns = 0;
             self.root_key = root;
